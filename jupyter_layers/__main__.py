@@ -1,0 +1,3 @@
+from jupyter_layers.app import main
+
+main()

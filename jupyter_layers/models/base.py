@@ -1,0 +1,31 @@
+"""The one interface every layer talks to: a provider turns a Request into a stream of events."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+
+from .events import Event
+from .messages import Request
+from .stream import ModelStream
+
+
+class Provider(abc.ABC):
+    """A way of reaching models (an API, a local server, an in-process model).
+
+    Subclasses implement :meth:`events` as an async generator. They raise :class:`~jupyter_layers.errors.LayersError`
+    subclasses for faults, yield :class:`~.events.Usage` once and end with :class:`~.events.Stop`.
+    """
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def events(self, request: Request) -> AsyncIterator[Event]:
+        """Stream the response to ``request`` (whose ``model`` is set)."""
+
+    def stream(self, request: Request) -> ModelStream:
+        return ModelStream(lambda: self.events(request), request.model)
+
+    def describe(self, model: str) -> str:
+        """How the model is named to the user."""
+        return f"{self.name}:{model}"
