@@ -77,6 +77,8 @@ def payload(request: Request, adaptive_supported: bool = True) -> dict:
         out["system"] = [_block(b) for b in request.system]
     if request.tools:
         out["tools"] = [_tool(t) for t in request.tools]
+        if request.tool_choice == "any":
+            out["tool_choice"] = {"type": "any"}
     if request.thinking:
         out.update(_thinking(request.thinking, adaptive_supported))
     elif request.temperature is not None:

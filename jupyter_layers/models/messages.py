@@ -117,6 +117,7 @@ class Request:
     messages: tuple[Message, ...]
     system: tuple[Text, ...] = ()
     tools: tuple[Tool, ...] = ()
+    tool_choice: Literal["auto", "any"] = "auto"  # "any": the model must call one of the tools
     max_tokens: int = 1024
     thinking: Thinking | None = None
     temperature: float | None = None

@@ -58,6 +58,8 @@ def payload(request: Request) -> dict:
             {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}
             for t in request.tools
         ]
+        if request.tool_choice == "any":
+            out["tool_choice"] = "required"
     if request.temperature is not None:
         out["temperature"] = request.temperature
     if request.stop:
@@ -161,7 +163,7 @@ class OpenAICompatProvider(Provider):
                             calls.setdefault(part.index, _ToolCallParts()).add(part)
                         finish = choice.finish_reason or finish
         except (openai.APIError, httpx2.TransportError) as exc:
-            raise translate_error(exc, self.base_url, request.model, bool(text)) from None
+            raise translate_error(exc, self.base_url, request.model, bool(text or calls)) from None
         tool_uses = [calls[i].tool_use() for i in sorted(calls)]
         for tool_use in tool_uses:
             yield ToolCall(tool_use)

@@ -75,6 +75,7 @@ class Router:
             raise ConfigError(f"unknown layer {layer!r}; the layers are {', '.join(LAYERS)}")
         explicit, model_id = split_model_spec(model or getattr(self.config, f"{layer}_model"))
         provider_name = explicit or self.default_provider()
+        provider = self.provider(provider_name)
         if provider_name == "anthropic":
             model_id = model_id or ANTHROPIC_DEFAULTS[layer]
         elif provider_name == "openai":
@@ -82,13 +83,10 @@ class Router:
             if not model_id:
                 raise ConfigError("no model name for the OpenAI-compatible server", "set c.JupyterLayers.openai_model")
         else:
-            model_id = model_id or self.config.gguf_path
+            model_id = provider.resolve(model_id or self.config.gguf_path)
         thinking = None
         if layer == "escalate" and self.config.escalate_thinking != "off":
             thinking = Thinking(self.config.escalate_thinking, self.config.thinking_budget, self.config.escalate_effort)
-        provider = self.provider(provider_name)
-        if provider_name == "embedded":
-            model_id = provider.resolve(model_id)
         return Route(layer, provider, model_id, self.config.layer_max_tokens(layer), thinking)
 
     def provider(self, name: str) -> Provider:

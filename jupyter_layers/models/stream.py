@@ -47,6 +47,11 @@ class ModelStream:
         self._task: asyncio.Task | None = None
         self._cancel_requested = False
 
+    @property
+    def active(self) -> bool:
+        """True while the provider is still producing (its HTTP stream or token loop is open)."""
+        return self._task is not None and not self._task.done()
+
     def cancel(self) -> None:
         """Stop the call; the stream then ends with ``Stop(reason="cancelled")``. Safe from any thread."""
         self._cancel_requested = True

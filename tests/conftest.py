@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated environment and the fake model server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.model_server import FakeModelServer
+
+API_KEY = "test-key"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch, tmp_path):
+    """No test may pick up a developer's key, profile, base URL or Jupyter configuration."""
+    for name in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_PROFILE",
+        "ANTHROPIC_CUSTOM_HEADERS",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "anthropic-config"))
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter-config"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    with FakeModelServer(api_key=API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def fake(model_server):
+    """The session's fake server, emptied before and after each test."""
+    model_server.reset()
+    yield model_server
+    model_server.reset()
