@@ -1,3 +1,16 @@
-"""jupyter_layers: notebook-native AI coding in layers, with the live kernel state as context."""
+"""jupyter_layers: notebook-native AI coding in layers, with the live kernel state as context.
+
+Entry points: ``%load_ext jupyter_layers`` (IPython), the jupyter-server extension, and ``jupyter layers``.
+"""
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(shell) -> None:
+    from .magics import load_ipython_extension as load
+
+    load(shell)
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    return [{"module": "jupyter_layers.server"}]

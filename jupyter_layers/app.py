@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from jupyter_core.application import JupyterApp
 from traitlets import Bool
 
 from . import __version__
-from .config import LAYERS, JupyterLayers
+from .config import JupyterLayers
 from .errors import LayersError
 from .models.router import Router
+from .status import format_status, layer_status
 
 
 class LayersSubcommand(JupyterApp):
@@ -42,15 +44,8 @@ class StatusApp(LayersSubcommand):
     description = "Show which provider and model serve each layer."
 
     def run(self) -> None:
-        router = Router(self.layers_config())
-        rows = {layer: router.route(layer) for layer in LAYERS}
-        if self.json_output:
-            import json
-
-            print(json.dumps({layer: {"provider": r.provider.name, "model": r.model} for layer, r in rows.items()}))
-            return
-        for layer, route in rows.items():
-            print(f"{layer:<9} {route.label}")
+        rows = layer_status(Router(self.layers_config()))
+        print(json.dumps(rows) if self.json_output else format_status(rows))
 
 
 class LayersApp(JupyterApp):

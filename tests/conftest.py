@@ -6,6 +6,8 @@ import pytest
 
 from tests.fakes.model_server import FakeModelServer
 
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
 API_KEY = "test-key"
 
 

