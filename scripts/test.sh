@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs into .venv and runs the whole suite (README command 2; .ci/run).
+# Tests start their own servers and kernels on 127.0.0.1 and stop them; nothing reaches the internet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,test]'
+export PATH="$PWD/.venv/bin:$PATH"
+exec python -m pytest "$@"
