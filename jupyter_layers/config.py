@@ -34,8 +34,9 @@ class JupyterLayers(Configurable):
     ).tag(config=True)
 
     complete_model = Unicode(
-        "", help="Model for layer 1, inline completion. Empty: the provider's default (claude-haiku-5-5). "
-        "Prefix with 'anthropic:', 'openai:' or 'embedded:' to send this layer to another provider."
+        "",
+        help="Model for layer 1, inline completion. Empty: the provider's default (claude-haiku-5-5). "
+        "Prefix with 'anthropic:', 'openai:' or 'embedded:' to send this layer to another provider.",
     ).tag(config=True)
     edit_model = Unicode("", help="Model for layer 2, editing selected code (default claude-sonnet-5-5).").tag(
         config=True
@@ -50,13 +51,12 @@ class JupyterLayers(Configurable):
     max_tokens = Dict(
         key_trait=CaselessStrEnum(LAYERS),
         value_trait=Int(),
-        help="Largest answer per layer, in tokens; merged over the defaults "
-        f"{MAX_TOKENS_DEFAULTS}.",
+        help=f"Largest answer per layer, in tokens; merged over the defaults {MAX_TOKENS_DEFAULTS}.",
     ).tag(config=True)
 
-    anthropic_api_key = Unicode(
-        "", help="Anthropic API key. Prefer the ANTHROPIC_API_KEY environment variable."
-    ).tag(config=True)
+    anthropic_api_key = Unicode("", help="Anthropic API key. Prefer the ANTHROPIC_API_KEY environment variable.").tag(
+        config=True
+    )
     anthropic_base_url = Unicode(
         "", help="Anthropic API base URL (default: ANTHROPIC_BASE_URL, else the public API)."
     ).tag(config=True)
@@ -86,9 +86,7 @@ class JupyterLayers(Configurable):
     thinking_budget = Int(16000, help="Thinking tokens when thinking is 'enabled'.").tag(config=True)
 
     request_timeout = Float(60.0, help="Seconds without a byte from the model before a call fails.").tag(config=True)
-    max_retries = Int(2, help="Retries of a failed call before any output (429, 5xx, 529, network).").tag(
-        config=True
-    )
+    max_retries = Int(2, help="Retries of a failed call before any output (429, 5xx, 529, network).").tag(config=True)
 
     @default("anthropic_base_url")
     def _anthropic_base_url_default(self):

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,test]'
 export PATH="$PWD/.venv/bin:$PATH"
+ruff check .
 exec python -m pytest "$@"

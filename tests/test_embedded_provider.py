@@ -29,8 +29,8 @@ from jupyter_layers.models import (  # noqa: E402
     ToolResult,
     ToolUse,
     Usage,
+    embedded,  # noqa: E402
 )
-from jupyter_layers.models import embedded  # noqa: E402
 from jupyter_layers.models.embedded import EmbeddedProvider, chat_messages, tool_schema  # noqa: E402
 
 pytestmark = pytest.mark.embedded

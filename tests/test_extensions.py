@@ -59,7 +59,10 @@ async def test_server_status_endpoint(jp_fetch):
     response = await jp_fetch("jupyter-layers", "status")
     layers = json.loads(response.body)["layers"]
     assert layers["edit"] == {
-        "provider": "anthropic", "model": "claude-sonnet-5-5", "label": "anthropic:claude-sonnet-5-5", "offline": False
+        "provider": "anthropic",
+        "model": "claude-sonnet-5-5",
+        "label": "anthropic:claude-sonnet-5-5",
+        "offline": False,
     }
 
 

@@ -63,9 +63,16 @@ def embedded_provider():
 @pytest.fixture(params=["anthropic", "openai", "embedded"])
 def harness(request, fake):
     if request.param == "anthropic":
-        return Harness("anthropic", AnthropicProvider(API_KEY, fake.url, timeout=10, max_retries=0), "claude-sonnet-5-5", fake)
+        return Harness(
+            "anthropic", AnthropicProvider(API_KEY, fake.url, timeout=10, max_retries=0), "claude-sonnet-5-5", fake
+        )
     if request.param == "openai":
-        return Harness("openai", OpenAICompatProvider(fake.url + "/v1", API_KEY, timeout=10, max_retries=0), "qwen2.5-coder:7b", fake)
+        return Harness(
+            "openai",
+            OpenAICompatProvider(fake.url + "/v1", API_KEY, timeout=10, max_retries=0),
+            "qwen2.5-coder:7b",
+            fake,
+        )
     provider = request.getfixturevalue("embedded_provider")
     return Harness("embedded", provider, provider.resolve(""), None)
 
@@ -86,7 +93,9 @@ def check_well_formed(events: list) -> Stop:
 def test_streams_text_in_several_deltas(harness):
     answer = "Six times seven is 42, the answer to everything."
     harness.script(Turn([ScriptText(answer)], chunk_chars=6))
-    events = collect(harness.provider.stream(harness.request(Message.user("What is 6*7? One sentence."), max_tokens=40)))
+    events = collect(
+        harness.provider.stream(harness.request(Message.user("What is 6*7? One sentence."), max_tokens=40))
+    )
     stop = check_well_formed(events)
     assert sum(isinstance(e, TextDelta) for e in events) >= 2
     assert stop.message.text.strip()
@@ -120,7 +129,9 @@ def test_tool_call_round_trip(harness):
         Turn([ScriptText("The price column is float64.")]),
     )
     question = Message.user("Use the tool to look up the dtype of the column 'price'.")
-    first = collect(harness.provider.stream(harness.request(question, tools=(LOOKUP,), tool_choice="any", max_tokens=60)))
+    first = collect(
+        harness.provider.stream(harness.request(question, tools=(LOOKUP,), tool_choice="any", max_tokens=60))
+    )
     stop = check_well_formed(first)
     calls = [e.tool_use for e in first if isinstance(e, ToolCall)]
     assert len(calls) == 1 and calls[0].name == "lookup_column"
@@ -137,7 +148,12 @@ def test_tool_call_round_trip(harness):
     if harness.kind == "anthropic":
         assert final.message.text == "The price column is float64."
         sent = harness.fake.requests[-1].body["messages"]
-        assert sent[1]["content"][-1] == {"type": "tool_use", "id": calls[0].id, "name": "lookup_column", "input": {"name": "price"}}
+        assert sent[1]["content"][-1] == {
+            "type": "tool_use",
+            "id": calls[0].id,
+            "name": "lookup_column",
+            "input": {"name": "price"},
+        }
         assert sent[2]["content"] == [{"type": "tool_result", "tool_use_id": calls[0].id, "content": "float64"}]
     if harness.kind == "openai":
         sent = harness.fake.requests[-1].body["messages"]

@@ -91,7 +91,7 @@ def test_stream_accumulates_thinking_text_and_tool_use_exactly(server):
     assert re.fullmatch(r"toolu_\d+", tool.id)
     assert final.stop_reason == "tool_use" and final.model == MODEL
     assert final.usage.input_tokens == 123
-    assert final.usage.output_tokens == len("Look at df first.I'll run some code.{\"code\": \"df.head()\"}") // 4 + 1
+    assert final.usage.output_tokens == len('Look at df first.I\'ll run some code.{"code": "df.head()"}') // 4 + 1
 
     kinds = [event.type for event in events]
     assert {"thinking", "signature", "text", "input_json"} <= set(kinds)
@@ -120,7 +120,10 @@ def test_wire_format_is_the_documented_sse_sequence(server):
     start = events[0][1]["message"]
     assert start["usage"]["output_tokens"] == 1 and start["stop_reason"] is None and start["content"] == []
     assert {"cache_creation_input_tokens", "cache_read_input_tokens", "input_tokens"} <= start["usage"].keys()
-    assert [d["delta"]["type"] for n, d in events if n == "content_block_delta"][:2] == ["thinking_delta", "signature_delta"]
+    assert [d["delta"]["type"] for n, d in events if n == "content_block_delta"][:2] == [
+        "thinking_delta",
+        "signature_delta",
+    ]
     assert [d["index"] for n, d in events if n == "content_block_start"] == [0, 1, 2]
     assert events[-2][1]["delta"]["stop_reason"] == "tool_use" and "input_tokens" in events[-2][1]["usage"]
 
@@ -187,7 +190,9 @@ def test_async_streams_are_served_concurrently(server):
 # Anthropic: prompt cache simulation
 
 
-SYSTEM = [{"type": "text", "text": "You are a careful notebook assistant. " * 40, "cache_control": {"type": "ephemeral"}}]
+SYSTEM = [
+    {"type": "text", "text": "You are a careful notebook assistant. " * 40, "cache_control": {"type": "ephemeral"}}
+]
 
 
 def test_second_identical_request_reads_the_cache(server):
@@ -198,7 +203,9 @@ def test_second_identical_request_reads_the_cache(server):
     other_model = client.messages.create(model="claude-opus-5-5", max_tokens=16, system=SYSTEM, messages=HI).usage
 
     assert first.cache_creation_input_tokens > 300 and first.cache_read_input_tokens == 0
-    assert second.cache_read_input_tokens == first.cache_creation_input_tokens and second.cache_creation_input_tokens == 0
+    assert (
+        second.cache_read_input_tokens == first.cache_creation_input_tokens and second.cache_creation_input_tokens == 0
+    )
     assert second.input_tokens + second.cache_read_input_tokens == total
     assert second.input_tokens < total / 10
     assert other_model.cache_read_input_tokens == 0  # caches are per model
@@ -265,7 +272,9 @@ def test_thinking_options_are_checked_against_the_model(server):
     with pytest.raises(anthropic.BadRequestError, match="adaptive"):
         client.messages.create(model="claude-haiku-4-5", max_tokens=2048, messages=HI, thinking={"type": "adaptive"})
     with pytest.raises(anthropic.BadRequestError, match="budget_tokens"):
-        client.messages.create(model=MODEL, max_tokens=2048, messages=HI, thinking={"type": "enabled", "budget_tokens": 4096})
+        client.messages.create(
+            model=MODEL, max_tokens=2048, messages=HI, thinking={"type": "enabled", "budget_tokens": 4096}
+        )
     adaptive = {"type": "adaptive"}
     assert client.messages.create(model="claude-opus-5-5", max_tokens=64, messages=HI, thinking=adaptive).content
 
@@ -404,9 +413,13 @@ def test_wrong_or_missing_key_is_rejected_and_logged(server):
 
 def test_any_key_is_accepted_without_api_key():
     with FakeModelServer() as fake:
-        assert anthropic.Anthropic(api_key="anything", base_url=fake.url).messages.create(
-            model=MODEL, max_tokens=16, messages=HI
-        ).content[0].text == "ok"
+        assert (
+            anthropic.Anthropic(api_key="anything", base_url=fake.url)
+            .messages.create(model=MODEL, max_tokens=16, messages=HI)
+            .content[0]
+            .text
+            == "ok"
+        )
 
 
 def test_control_endpoints_script_log_and_reset_over_http(server):
@@ -485,7 +498,9 @@ LOOKUP = {
 
 
 def test_openai_stream_helper_reassembles_text_and_tool_call_fragments(server):
-    server.script(Turn([Text("Checking the column."), ToolUse("lookup", {"column": "price"}, id="call_1")], chunk_chars=4))
+    server.script(
+        Turn([Text("Checking the column."), ToolUse("lookup", {"column": "price"}, id="call_1")], chunk_chars=4)
+    )
     with gpt(server).chat.completions.stream(
         model="qwen2.5-coder", messages=HI, tools=[LOOKUP], stream_options={"include_usage": True}
     ) as stream:
@@ -503,9 +518,7 @@ def test_openai_stream_helper_reassembles_text_and_tool_call_fragments(server):
 def test_openai_raw_chunks_carry_reasoning_content_and_a_usage_chunk(server):
     server.script(Turn([Thinking("think first"), Text("answer")], chunk_chars=6, usage={"output_tokens": 9}))
     chunks = list(
-        gpt(server).chat.completions.create(
-            model="m", messages=HI, stream=True, stream_options={"include_usage": True}
-        )
+        gpt(server).chat.completions.create(model="m", messages=HI, stream=True, stream_options={"include_usage": True})
     )
     deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
     assert deltas[0].role == "assistant"
@@ -551,7 +564,12 @@ def test_openai_faults(server):
     server.script(Fault(400, message="bad input"))
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="m", messages=HI)
-    assert caught.value.body == {"message": "bad input", "type": "invalid_request_error", "param": None, "code": "invalid_request_error"}
+    assert caught.value.body == {
+        "message": "bad input",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_request_error",
+    }
 
 
 def test_openai_models_and_tool_pairing_are_checked():
@@ -560,7 +578,10 @@ def test_openai_models_and_tool_pairing_are_checked():
         with pytest.raises(openai.NotFoundError, match="gpt-nope"):
             client.chat.completions.create(model="gpt-nope", messages=HI)
         unanswered = HI + [
-            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            }
         ]
         with pytest.raises(openai.BadRequestError, match="c1"):
             client.chat.completions.create(model="llama3", messages=unanswered)

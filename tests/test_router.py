@@ -105,7 +105,11 @@ def test_max_tokens_per_layer_merge_over_defaults(monkeypatch):
 
 def escalation_router(fake, model: str) -> Router:
     return router(
-        provider="anthropic", anthropic_api_key=API_KEY, anthropic_base_url=fake.url, escalate_model=model, max_retries=0
+        provider="anthropic",
+        anthropic_api_key=API_KEY,
+        anthropic_base_url=fake.url,
+        escalate_model=model,
+        max_retries=0,
     )
 
 

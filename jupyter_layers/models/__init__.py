@@ -17,7 +17,25 @@ from .router import Route, Router
 from .stream import ModelStream, Reply
 
 __all__ = [
-    "Event", "Failure", "Message", "ModelStream", "Provider", "RedactedThinking", "Reply", "Request", "Route",
-    "Router", "Stop", "Text", "TextDelta", "Thinking", "ThinkingDelta", "ThinkingText", "Tool", "ToolCall",
-    "ToolResult", "ToolUse", "Usage",
+    "Event",
+    "Failure",
+    "Message",
+    "ModelStream",
+    "Provider",
+    "RedactedThinking",
+    "Reply",
+    "Request",
+    "Route",
+    "Router",
+    "Stop",
+    "Text",
+    "TextDelta",
+    "Thinking",
+    "ThinkingDelta",
+    "ThinkingText",
+    "Tool",
+    "ToolCall",
+    "ToolResult",
+    "ToolUse",
+    "Usage",
 ]

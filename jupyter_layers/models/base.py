@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import AsyncIterator
 
 from .events import Event
@@ -18,12 +19,15 @@ class Provider(abc.ABC):
     """
 
     name: str = ""
+    default_max_tokens = 1024
 
     @abc.abstractmethod
     def events(self, request: Request) -> AsyncIterator[Event]:
         """Stream the response to ``request`` (whose ``model`` is set)."""
 
     def stream(self, request: Request) -> ModelStream:
+        if request.max_tokens is None:
+            request = dataclasses.replace(request, max_tokens=self.default_max_tokens)
         return ModelStream(lambda: self.events(request), request.model)
 
     def describe(self, model: str) -> str:

@@ -9,7 +9,7 @@ as it would leave the machine (the prompt dry-run).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 Role = Literal["user", "assistant"]
 
@@ -61,7 +61,7 @@ class ToolResult:
     type: Literal["tool_result"] = "tool_result"
 
 
-Block = Union[Text, ThinkingText, RedactedThinking, ToolUse, ToolResult]
+Block = Text | ThinkingText | RedactedThinking | ToolUse | ToolResult
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class Request:
     system: tuple[Text, ...] = ()
     tools: tuple[Tool, ...] = ()
     tool_choice: Literal["auto", "any"] = "auto"  # "any": the model must call one of the tools
-    max_tokens: int = 1024
+    max_tokens: int | None = None  # None: the layer's answer size (a provider called directly uses 1024)
     thinking: Thinking | None = None
     temperature: float | None = None
     stop: tuple[str, ...] = ()

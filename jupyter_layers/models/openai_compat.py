@@ -55,7 +55,10 @@ def payload(request: Request) -> dict:
     }
     if request.tools:
         out["tools"] = [
-            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
+            }
             for t in request.tools
         ]
         if request.tool_choice == "any":
@@ -151,9 +154,9 @@ class OpenAICompatProvider(Provider):
                         usage = Usage(chunk.usage.prompt_tokens - cached, chunk.usage.completion_tokens, cached, 0)
                     for choice in chunk.choices:
                         delta = choice.delta
-                        reasoning = (delta.model_extra or {}).get("reasoning_content") or (
-                            delta.model_extra or {}
-                        ).get("reasoning")
+                        reasoning = (delta.model_extra or {}).get("reasoning_content") or (delta.model_extra or {}).get(
+                            "reasoning"
+                        )
                         if reasoning:
                             yield ThinkingDelta(reasoning)
                         if delta.content:

@@ -33,7 +33,7 @@ class Route:
             request,
             model=request.model or self.model,
             thinking=request.thinking or self.thinking,
-            max_tokens=request.max_tokens if request.max_tokens != Request.max_tokens else self.max_tokens,
+            max_tokens=request.max_tokens or self.max_tokens,
         )
 
     def stream(self, request: Request) -> ModelStream:
@@ -41,7 +41,7 @@ class Route:
 
 
 def split_model_spec(spec: str) -> tuple[str | None, str]:
-    """'openai:qwen2.5-coder:7b' -> ('openai', 'qwen2.5-coder:7b'); a spec without a provider prefix keeps its colons."""
+    """'openai:qwen2.5-coder:7b' -> ('openai', 'qwen2.5-coder:7b'); without a provider prefix, colons stay."""
     prefix, sep, rest = spec.partition(":")
     if sep and prefix.lower() in PROVIDERS:
         return prefix.lower(), rest
@@ -49,7 +49,9 @@ def split_model_spec(spec: str) -> tuple[str | None, str]:
 
 
 def has_anthropic_key(config: JupyterLayers) -> bool:
-    return bool(config.anthropic_api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+    return bool(
+        config.anthropic_api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
+    )
 
 
 class Router:
@@ -106,12 +108,16 @@ class Router:
         if name == "anthropic":
             from .anthropic import AnthropicProvider
 
-            return AnthropicProvider(c.anthropic_api_key or None, c.anthropic_base_url or None, c.request_timeout, c.max_retries)
+            return AnthropicProvider(
+                c.anthropic_api_key or None, c.anthropic_base_url or None, c.request_timeout, c.max_retries
+            )
         if name == "openai":
             from .openai_compat import OpenAICompatProvider
 
             if not c.openai_base_url:
-                raise ConfigError("the OpenAI-compatible provider needs a base URL", "set c.JupyterLayers.openai_base_url")
+                raise ConfigError(
+                    "the OpenAI-compatible provider needs a base URL", "set c.JupyterLayers.openai_base_url"
+                )
             return OpenAICompatProvider(c.openai_base_url, c.openai_api_key or None, c.request_timeout, c.max_retries)
         from .embedded import EmbeddedProvider
 

@@ -36,9 +36,10 @@ import socketserver
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -127,7 +128,7 @@ class Thinking:
     """A thinking block: ``thinking_delta`` pieces then one ``signature_delta`` (OpenAI: ``reasoning_content``)."""
 
     text: str
-    signature: Optional[str] = None
+    signature: str | None = None
 
     def __post_init__(self) -> None:
         if self.signature is None:
@@ -143,7 +144,7 @@ class ToolUse:
 
     name: str
     input: dict[str, Any]
-    id: Optional[str] = None
+    id: str | None = None
 
     def __post_init__(self) -> None:
         if self.id is None:
@@ -153,7 +154,7 @@ class ToolUse:
         return {"kind": "tool_use", "name": self.name, "input": self.input, "id": self.id}
 
 
-Block = Union[Text, Thinking, ToolUse]
+Block = Text | Thinking | ToolUse
 
 
 @dataclass
@@ -167,16 +168,16 @@ class Turn:
     """
 
     blocks: list[Block]
-    stop_reason: Optional[str] = None
-    usage: Optional[dict[str, int]] = None
+    stop_reason: str | None = None
+    usage: dict[str, int] | None = None
     chunk_chars: int = 8
     first_byte_delay: float = 0.0
     token_delay: float = 0.0
-    error_after: Optional[int] = None
-    drop_after: Optional[int] = None
-    stall_after: Optional[int] = None
+    error_after: int | None = None
+    drop_after: int | None = None
+    stall_after: int | None = None
     stall_seconds: float = 30.0
-    model: Optional[str] = None
+    model: str | None = None
 
     def __post_init__(self) -> None:
         self.blocks = list(self.blocks)
@@ -200,9 +201,9 @@ class Fault:
     """An HTTP error reply in the body shape each SDK parses (``e.body``, ``e.request_id``)."""
 
     status: int
-    error_type: Optional[str] = None
-    message: Optional[str] = None
-    headers: Optional[dict[str, str]] = None
+    error_type: str | None = None
+    message: str | None = None
+    headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.error_type is None:
@@ -215,10 +216,10 @@ class Fault:
         return {"kind": "fault", **dataclasses.asdict(self)}
 
 
-Item = Union[Turn, Fault]
+Item = Turn | Fault
 
 
-def item_from_json(data: dict[str, Any]) -> Union[Item, Block]:
+def item_from_json(data: dict[str, Any]) -> Item | Block:
     """Rebuild a script item (or block) from ``to_json()`` output, e.g. after ``POST /_fake/script``."""
     fields = {key: value for key, value in data.items() if key != "kind"}
     kind = data["kind"]
@@ -245,7 +246,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
-    status: Optional[int] = None
+    status: int | None = None
     client_disconnected: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -260,7 +261,7 @@ _MODEL_ID = re.compile(r"claude-(haiku|sonnet|opus)-(\d+)(?:-(\d{1,2}))?(?:-(\d{
 _DEPRECATED = {"claude-sonnet-4-5": ("2026-06-01T00:00:00Z", "2026-11-30T00:00:00Z")}
 
 
-def _parse_model(model_id: str) -> tuple[Optional[str], tuple[int, int]]:
+def _parse_model(model_id: str) -> tuple[str | None, tuple[int, int]]:
     """(line, (major, minor)); ids added through ``models=`` that do not parse count as newest, line unknown."""
     match = _MODEL_ID.fullmatch(model_id)
     if match is None:
@@ -352,7 +353,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return [block for block in content or [] if isinstance(block, dict)]
 
 
-def _check_anthropic(body: Any, *, needs_max_tokens: bool, signatures: dict[str, str]) -> Optional[str]:
+def _check_anthropic(body: Any, *, needs_max_tokens: bool, signatures: dict[str, str]) -> str | None:
     if not isinstance(body, dict):
         return "body: Input should be an object"
     for name in ("model", "messages") + (("max_tokens",) if needs_max_tokens else ()):
@@ -372,7 +373,7 @@ def _check_anthropic(body: Any, *, needs_max_tokens: bool, signatures: dict[str,
     )
 
 
-def _check_tool_pairing(messages: list[dict[str, Any]]) -> Optional[str]:
+def _check_tool_pairing(messages: list[dict[str, Any]]) -> str | None:
     """Every tool_use needs a tool_result in the very next user message, and vice versa."""
     previous_ids: list[str] = []
     for index, message in enumerate(messages):
@@ -404,7 +405,7 @@ def _check_tool_pairing(messages: list[dict[str, Any]]) -> Optional[str]:
     return None
 
 
-def _check_signatures(messages: list[dict[str, Any]], signatures: dict[str, str]) -> Optional[str]:
+def _check_signatures(messages: list[dict[str, Any]], signatures: dict[str, str]) -> str | None:
     """Thinking blocks sent back must be unchanged, as the real API verifies their signatures."""
     for index, message in enumerate(messages):
         for position, block in enumerate(_blocks(message.get("content"))):
@@ -416,7 +417,7 @@ def _check_signatures(messages: list[dict[str, Any]], signatures: dict[str, str]
     return None
 
 
-def _check_thinking(body: dict[str, Any], needs_max_tokens: bool) -> Optional[str]:
+def _check_thinking(body: dict[str, Any], needs_max_tokens: bool) -> str | None:
     thinking = body.get("thinking") or {}
     capabilities = model_capabilities(body["model"])
     kind = thinking.get("type")
@@ -434,7 +435,7 @@ def _check_thinking(body: dict[str, Any], needs_max_tokens: bool) -> Optional[st
     return None
 
 
-def _check_breakpoints(body: dict[str, Any]) -> Optional[str]:
+def _check_breakpoints(body: dict[str, Any]) -> str | None:
     found = sum(1 for segment in _cache_segments(body) if "cache_control" in segment)
     found += 1 if body.get("cache_control") else 0
     if found > _MAX_CACHE_BREAKPOINTS:
@@ -442,7 +443,7 @@ def _check_breakpoints(body: dict[str, Any]) -> Optional[str]:
     return None
 
 
-def _check_openai(body: Any) -> Optional[str]:
+def _check_openai(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "body: Input should be an object"
     for name in ("model", "messages"):
@@ -590,10 +591,16 @@ def _anthropic_stream(turn: Turn, message_id: str, model: str, usage: dict[str, 
     head = [_sse("message_start", {"type": "message_start", "message": start}), _sse("ping", {"type": "ping"})]
     body: list[tuple[bool, bytes]] = []
     for index, block in enumerate(turn.blocks):
-        begin = {"type": "content_block_start", "index": index, "content_block": _anthropic_block(block, streaming=True)}
+        begin = {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": _anthropic_block(block, streaming=True),
+        }
         body.append((False, _sse("content_block_start", begin)))
         for delta in _anthropic_deltas(block, turn.chunk_chars):
-            body.append((True, _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})))
+            body.append(
+                (True, _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+            )
         body.append((False, _sse("content_block_stop", {"type": "content_block_stop", "index": index})))
     finish = {
         "type": "message_delta",
@@ -652,7 +659,7 @@ def _openai_completion(turn: Turn, completion_id: str, model: str, usage: dict[s
 def _openai_stream(turn: Turn, completion_id: str, model: str, usage: dict[str, int], include_usage: bool) -> _Script:
     created = int(time.time())
 
-    def chunk(delta: dict[str, Any], finish_reason: Optional[str] = None) -> bytes:
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         data = {
             "id": completion_id,
@@ -673,7 +680,12 @@ def _openai_stream(turn: Turn, completion_id: str, model: str, usage: dict[str, 
             body += [(True, chunk({"reasoning_content": piece})) for piece in _pieces(block.text, turn.chunk_chars)]
         else:
             index = next(calls)
-            begin = {"index": index, "id": block.id, "type": "function", "function": {"name": block.name, "arguments": ""}}
+            begin = {
+                "index": index,
+                "id": block.id,
+                "type": "function",
+                "function": {"name": block.name, "arguments": ""},
+            }
             body.append((False, chunk({"tool_calls": [begin]})))
             for piece in _json_pieces(block.input, turn.chunk_chars):
                 body.append((True, chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})))
@@ -703,7 +715,7 @@ class _StreamAborted(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked streams, like the real APIs
-    server: "_HTTPServer"
+    server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging; tests read ``server.requests`` instead."""
@@ -837,7 +849,9 @@ class _Handler(BaseHTTPRequestHandler):
             if model in fake.openai_model_list:
                 self._json(200, _openai_model(model))
             else:
-                self._error(404, "invalid_request_error", f"The model `{model}` does not exist.", code="model_not_found")
+                self._error(
+                    404, "invalid_request_error", f"The model `{model}` does not exist.", code="model_not_found"
+                )
         elif model in fake.models:
             self._json(200, _model_info(model))
         else:
@@ -870,7 +884,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- replies -----------------------------------------------------------------------------------
 
-    def _start(self, status: int, content_type: str, headers: Optional[dict[str, str]] = None) -> None:
+    def _start(self, status: int, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.record.status = status
         self.send_response(status)
         self.send_header("content-type", content_type)
@@ -878,7 +892,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
 
-    def _json(self, status: int, data: Any, headers: Optional[dict[str, str]] = None) -> None:
+    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(data).encode()
         self._start(status, "application/json", headers)
         self.send_header("content-length", str(len(payload)))
@@ -890,8 +904,8 @@ class _Handler(BaseHTTPRequestHandler):
         status: int,
         error_type: str,
         message: str,
-        headers: Optional[dict[str, str]] = None,
-        code: Optional[str] = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         if self.api == "anthropic":
             data = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": self.request_id}
@@ -919,7 +933,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _play(self, turn: Turn, script: _Script) -> None:
         """Stream ``script`` with the turn's delays, firing each fault once its delta count is reached."""
         self._pause(turn.first_byte_delay)
-        self._start(200, "text/event-stream; charset=utf-8", {"cache-control": "no-cache", "transfer-encoding": "chunked"})
+        self._start(
+            200, "text/event-stream; charset=utf-8", {"cache-control": "no-cache", "transfer-encoding": "chunked"}
+        )
         self.end_headers()
         total = sum(1 for is_delta, _ in script.body if is_delta)
         fire = {
@@ -997,7 +1013,7 @@ def _parse_json(raw: bytes) -> Any:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    fake: "FakeModelServer"
+    fake: FakeModelServer
 
     def server_bind(self) -> None:
         """Bind without ``HTTPServer``'s ``getfqdn()`` reverse lookup, which may query DNS."""
@@ -1027,13 +1043,13 @@ class FakeModelServer:
 
     def __init__(
         self,
-        api_key: Optional[str] = None,
+        api_key: str | None = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         models: tuple[str, ...] | list[str] = (),
-        openai_models: Optional[list[str]] = None,
-        default_turn: Optional[Turn] = None,
+        openai_models: list[str] | None = None,
+        default_turn: Turn | None = None,
     ) -> None:
         self.api_key = api_key
         self.host = _check_loopback(host)
@@ -1044,18 +1060,18 @@ class FakeModelServer:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._queue: list[Item] = []
-        self._responder: Optional[Responder] = None
+        self._responder: Responder | None = None
         self._requests: list[RecordedRequest] = []
         self._cache: set[str] = set()
         self._signatures: dict[str, str] = {}
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
-        self._httpd: Optional[_HTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self) -> "FakeModelServer":
+    def start(self) -> FakeModelServer:
         self._stopping.clear()
         self._httpd = _HTTPServer((self.host, self.port), _Handler)
         self._httpd.fake = self
@@ -1079,7 +1095,7 @@ class FakeModelServer:
         self._thread.join()
         self._httpd = None
 
-    def __enter__(self) -> "FakeModelServer":
+    def __enter__(self) -> FakeModelServer:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -1099,7 +1115,7 @@ class FakeModelServer:
         with self._lock:
             self._queue.extend(items)
 
-    def respond_with(self, responder: Optional[Responder]) -> None:
+    def respond_with(self, responder: Responder | None) -> None:
         """Compute replies from the request once the queue is empty (None removes it)."""
         with self._lock:
             self._responder = responder
@@ -1214,7 +1230,7 @@ class FakeModelServer:
 # Command line
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m tests.fakes.model_server",
         description="Serve the fake Anthropic/OpenAI model API on loopback until SIGTERM/SIGINT.",
