@@ -1,3 +1,3 @@
-from jupyter_layers.app import main
+from jupyter_layers.cli import main
 
 main()

@@ -17,6 +17,7 @@ ANTHROPIC_DEFAULTS = {
     "escalate": "claude-opus-5-5",
 }
 MAX_TOKENS_DEFAULTS = {"complete": 256, "edit": 4096, "explore": 4096, "escalate": 32000}
+CONTEXT_BUDGET_DEFAULTS = {"complete": 2000, "edit": 8000, "explore": 50000, "escalate": 50000}
 
 
 class JupyterLayers(Configurable):
@@ -52,6 +53,13 @@ class JupyterLayers(Configurable):
         key_trait=CaselessStrEnum(LAYERS),
         value_trait=Int(),
         help=f"Largest answer per layer, in tokens; merged over the defaults {MAX_TOKENS_DEFAULTS}.",
+    ).tag(config=True)
+
+    context_budget = Dict(
+        key_trait=CaselessStrEnum(LAYERS),
+        value_trait=Int(),
+        help="Prompt size per layer, in (estimated) tokens, for cells, kernel state and the task together; merged "
+        f"over the defaults {CONTEXT_BUDGET_DEFAULTS}.",
     ).tag(config=True)
 
     anthropic_api_key = Unicode("", help="Anthropic API key. Prefer the ANTHROPIC_API_KEY environment variable.").tag(
@@ -94,3 +102,6 @@ class JupyterLayers(Configurable):
 
     def layer_max_tokens(self, layer: str) -> int:
         return {**MAX_TOKENS_DEFAULTS, **self.max_tokens}[layer]
+
+    def layer_budget(self, layer: str) -> int:
+        return {**CONTEXT_BUDGET_DEFAULTS, **self.context_budget}[layer]

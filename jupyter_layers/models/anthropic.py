@@ -175,6 +175,10 @@ class AnthropicProvider(Provider):
             )
         return self._clients[loop]
 
+    def payload(self, request: Request) -> dict:
+        """The request as sent; adaptive thinking is shown as configured (checking the model would need a call)."""
+        return payload(request)
+
     async def supports_adaptive_thinking(self, model: str) -> bool:
         """Ask the Models API once per model; older models only take a fixed thinking budget."""
         if model not in self._adaptive:

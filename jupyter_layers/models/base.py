@@ -25,6 +25,10 @@ class Provider(abc.ABC):
     def events(self, request: Request) -> AsyncIterator[Event]:
         """Stream the response to ``request`` (whose ``model`` is set)."""
 
+    @abc.abstractmethod
+    def payload(self, request: Request) -> dict:
+        """What would go over the wire (or into the local model) for ``request``: the prompt dry-run shows it."""
+
     def stream(self, request: Request) -> ModelStream:
         if request.max_tokens is None:
             request = dataclasses.replace(request, max_tokens=self.default_max_tokens)

@@ -399,12 +399,8 @@ class EmbeddedProvider(Provider):
         """The loaded model for a resolved path (blocking: loads it on first use)."""
         return load_model(path, self.context, self.threads)
 
-    def _ready(self, spec: str) -> tuple[str, LoadedModel]:
-        path = self.resolve(spec)
-        return path, self.model(path)
-
-    async def events(self, request: Request) -> AsyncIterator[Event]:
-        path, model = await asyncio.to_thread(self._ready, request.model)  # imports and loading block
+    def payload(self, request: Request) -> dict:
+        """The arguments of llama-cpp-python's ``create_chat_completion``."""
         call = {
             "messages": chat_messages(request),
             "max_tokens": request.max_tokens,
@@ -413,6 +409,15 @@ class EmbeddedProvider(Provider):
         if request.tools:  # the grammar decides where the JSON ends, so stop strings are not applied
             schema = tool_schema(request.tools, must_call=request.tool_choice == "any")
             call["response_format"] = {"type": "json_object", "schema": schema}
+        return call
+
+    def _ready(self, spec: str) -> tuple[str, LoadedModel]:
+        path = self.resolve(spec)
+        return path, self.model(path)
+
+    async def events(self, request: Request) -> AsyncIterator[Event]:
+        path, model = await asyncio.to_thread(self._ready, request.model)  # imports and loading block
+        call = self.payload(request)
         generation = Generation(asyncio.get_running_loop())
         generation.start(model, call, () if request.tools else request.stop)
         label = os.path.basename(path)

@@ -129,6 +129,9 @@ class OpenAICompatProvider(Provider):
         self.max_retries = max_retries
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    def payload(self, request: Request) -> dict:
+        return payload(request)
+
     def client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
         if loop not in self._clients:

@@ -1,0 +1,72 @@
+"""`jupyter layers prompt`: print exactly the request a layer would send for a cell of a notebook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from traitlets import Bool, CaselessStrEnum, Int, Unicode
+
+from ..config import LAYERS
+from ..dry_run import as_text, describe, plan
+from ..errors import ConfigError
+from ..headless.notebook_file import check_cell, read_notebook
+from ..headless.situation import execute_upto, focus_names, situation_from_notebook
+from .base import LayersSubcommand
+
+
+class PromptApp(LayersSubcommand):
+    name = "jupyter-layers-prompt"
+    description = (
+        "Print exactly the request a layer would send for cell N of a notebook (nothing is sent). "
+        "Usage: jupyter layers prompt NOTEBOOK --cell N [--offset K] --layer complete|edit|explore|escalate "
+        "[--execute] [--format json|text] [--instruction TEXT]"
+    )
+
+    cell = Int(-1, help="The active cell (0-based, in notebook order).").tag(config=True)
+    offset = Int(-1, help="The cursor's character offset in the active cell (-1: the end).").tag(config=True)
+    layer = CaselessStrEnum(LAYERS, default_value="complete", help="Which layer's request to show.").tag(config=True)
+    execute = Bool(
+        False, help="First run cells 0..N-1 in a fresh kernel in the notebook's folder, so the kernel state is real."
+    ).tag(config=True)
+    output_format = CaselessStrEnum(("text", "json"), default_value="text", help="text or json.").tag(config=True)
+    instruction = Unicode("", help="The edit instruction or the question (edit, explore, escalate).").tag(config=True)
+
+    aliases = {
+        "cell": "PromptApp.cell",
+        "offset": "PromptApp.offset",
+        "layer": "PromptApp.layer",
+        "format": "PromptApp.output_format",
+        "instruction": "PromptApp.instruction",
+        "question": "PromptApp.instruction",
+    }
+    flags = {
+        **LayersSubcommand.flags,
+        "execute": ({"PromptApp": {"execute": True}}, "Run the cells above first, in a fresh kernel."),
+        "json": ({"PromptApp": {"output_format": "json"}}, "Same as --format json."),
+    }
+
+    def run(self) -> None:
+        if len(self.extra_args) != 1:
+            raise ConfigError("give exactly one notebook", "jupyter layers prompt NOTEBOOK --cell N --layer complete")
+        path = self.extra_args[0]
+        nb = read_notebook(path)
+        cell = self.cell if self.cell >= 0 else len(nb.cells) - 1
+        check_cell(nb, cell, path)
+        context = None
+        if self.execute:
+            folder = os.path.dirname(os.path.abspath(path))
+            context = asyncio.run(execute_upto(nb, cell, folder, focus_names(nb.cells[cell].source)))
+        situation = situation_from_notebook(
+            nb,
+            cell,
+            offset=None if self.offset < 0 else self.offset,
+            path=path,
+            kernel_context=context,
+            instruction=self.instruction,
+        )
+        described = describe(*plan(self.layer, situation, self.layers_config()))
+        print(
+            json.dumps(described, indent=1, ensure_ascii=False) if self.output_format == "json" else as_text(described)
+        )

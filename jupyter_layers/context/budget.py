@@ -1,0 +1,41 @@
+"""Token accounting for prompts: a cheap estimate, and packing pieces into what the budget leaves.
+
+The estimate is deliberately conservative (3 characters a token; code and JSON tokenise denser than prose),
+so a prompt built to a budget stays inside it. The dry-run reports the same estimate.
+"""
+
+from __future__ import annotations
+
+CHARS_PER_TOKEN = 3
+
+
+def estimate_tokens(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def chars_for(tokens: int) -> int:
+    return max(0, tokens) * CHARS_PER_TOKEN
+
+
+def pack(pieces: list[str], tokens: int, separator: str = "\n") -> tuple[list[str], int]:
+    """The longest prefix of ``pieces`` (already in priority order) that fits; also how many were left out."""
+    chosen, used = [], 0
+    for piece in pieces:
+        cost = estimate_tokens(piece + separator)
+        if used + cost > tokens:
+            break
+        chosen.append(piece)
+        used += cost
+    return chosen, len(pieces) - len(chosen)
+
+
+def clip_around(text: str, offset: int, tokens: int) -> tuple[str, int]:
+    """A window of ``text`` that fits ``tokens``, keeping more before the cursor than after; returns it and the
+    cursor's offset inside it."""
+    limit = chars_for(tokens)
+    if len(text) <= limit:
+        return text, offset
+    before = min(offset, (limit * 3) // 4)
+    after = limit - before
+    start = offset - before
+    return text[start : offset + after], offset - start

@@ -1,0 +1,80 @@
+"""The parts of a prompt, each rendered to fit the tokens it is given and passed through secret redaction."""
+
+from __future__ import annotations
+
+from ..redact import redact
+from .budget import chars_for, clip_around, estimate_tokens, pack
+from .notebook import around, shorten
+from .relevance import rank
+from .situation import Situation
+
+CURSOR = "<CURSOR>"
+
+
+class Redactions:
+    """Counts what redaction removed while a prompt is built, for the dry-run to report."""
+
+    def __init__(self):
+        self.kinds: list[str] = []
+
+    def __call__(self, text: str) -> str:
+        result = redact(text)
+        self.kinds.extend(result.kinds)
+        return result.text
+
+
+def notebook_section(situation: Situation, tokens: int, clean: Redactions) -> str:
+    """The other cells, chosen nearest first, shown in notebook order."""
+    views = around(list(situation.cells), situation.cursor.cell)
+    rendered = [clean(v.render()) for v in views]
+    chosen, left_out = pack(rendered, tokens - 40, separator="\n\n")
+    if not chosen:
+        return ""
+    by_index = sorted(zip((v.index for v in views), chosen), key=lambda pair: pair[0])
+    title = f"Notebook {situation.path}".strip() if situation.path else "Notebook"
+    text = f"<notebook>\n{title}: the other cells, in notebook order.\n\n" + "\n\n".join(t for _, t in by_index)
+    if left_out:
+        text += f"\n\n({left_out} more cells not shown)"
+    return text + "\n</notebook>"
+
+
+def kernel_section(situation: Situation, tokens: int, clean: Redactions) -> str:
+    """Live variables, most relevant to the cursor first."""
+    if situation.kernel is None:
+        return "<kernel_state>\nNo live kernel state is available (the notebook has not been run).\n</kernel_state>"
+    variables = situation.kernel.get("variables", [])
+    error_names = tuple((situation.last_error or {}).get("names", ()))
+    ranked = rank(variables, situation.cursor.source, situation.cursor.position, error_names)
+    lines = [clean(f"{v['name']}: {v['text']}") for v in ranked]
+    chosen, left_out = pack(lines, tokens - 30)
+    left_out += situation.kernel.get("skipped", 0)
+    body = "\n".join(chosen)
+    if left_out:
+        body += f"\n({left_out} more variables not shown)"
+    return f"<kernel_state>\nLive variables in the kernel, most relevant first:\n{body}\n</kernel_state>"
+
+
+def error_section(situation: Situation, tokens: int, clean: Redactions) -> str:
+    error = situation.last_error
+    if not error:
+        return ""
+    where = f" in cell In [{error['execution_count']}]" if error.get("execution_count") else ""
+    cell = shorten(error.get("cell", ""), chars_for(tokens) // 3)
+    trace = shorten(error.get("traceback", ""), chars_for(tokens) // 2)
+    text = (
+        f"<last_error>\n{error['ename']}: {error['evalue']}{where}\nCell:\n{cell}\nTraceback:\n{trace}\n</last_error>"
+    )
+    return clean(text)
+
+
+def cursor_cell(situation: Situation, tokens: int) -> str:
+    """The active cell with the cursor marked, clipped around the cursor if it is huge (redacted with the task)."""
+    cursor = situation.cursor
+    window, offset = clip_around(cursor.source, cursor.position, tokens)
+    return window[:offset] + CURSOR + window[offset:]
+
+
+def notes_section(situation: Situation, tokens: int, clean: Redactions) -> str:
+    parts = [f"<{title}>\n{text}\n</{title}>" for title, text in situation.notes]
+    text = clean("\n".join(parts))
+    return shorten(text, chars_for(tokens)) if estimate_tokens(text) > tokens else text

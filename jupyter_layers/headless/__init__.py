@@ -1,0 +1,1 @@
+"""The headless surface: notebooks on disk, executed with nbclient, for `jupyter layers ...`."""
