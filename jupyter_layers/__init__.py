@@ -12,5 +12,12 @@ def load_ipython_extension(shell) -> None:
     load(shell)
 
 
+def snapshot(*args, **kwargs) -> dict:
+    """The kernel's variables for a prompt: ``jupyter_layers.kernel.snapshot``, imported on first use."""
+    from .kernel import snapshot as take
+
+    return take(*args, **kwargs)
+
+
 def _jupyter_server_extension_points() -> list[dict]:
     return [{"module": "jupyter_layers.server"}]

@@ -104,6 +104,7 @@ def test_layers_prompt_magic_in_a_kernel(monkeypatch):
     blocks = [b["text"] for b in request["messages"][0]["content"]]
     assert any("prices: DataFrame 1 row × 2 columns" in b and "close float64" in b for b in blocks)
     assert any(b.startswith("<last_error>\nKeyError: 'open' in cell In [3]") for b in blocks)
+    assert "open: def open" not in json.dumps(request)  # IPython's own names are not user state
     assert "# [cell 3] In [3]\nprices['open']" in blocks[0]
     assert blocks[-1].endswith("['cl<CURSOR>\n</cell>")
     text = nb.cells[4].outputs[0]["text"]

@@ -42,7 +42,7 @@ def kernel_situation(shell, source: str = "", instruction: str = "", offset: int
     return Situation(
         cursor=Cursor(shell.execution_count, source, offset),
         cells=tuple(history_cells(shell)),
-        kernel=snapshot(shell.user_ns),
+        kernel=snapshot(),  # the shell's namespace, less what IPython itself put there (user_ns_hidden)
         last_error=error.to_dict() if error else None,
         instruction=instruction,
     )
