@@ -84,8 +84,8 @@ def test_ranking_prefers_names_at_the_cursor_then_columns_then_errors_then_recen
 
 
 def test_pack_and_clip_respect_the_budget():
-    chosen, left = pack(["a" * 30, "b" * 30, "c" * 30], tokens=22)
-    assert chosen == ["a" * 30, "b" * 30] and left == 1
+    chosen, left = pack(["a" * 30, "b" * 30, "c" * 300, "d" * 6], tokens=25)
+    assert chosen == ["a" * 30, "b" * 30, "d" * 6] and left == 1  # first fit: the long one is skipped
     text = "0123456789" * 100
     window, offset = clip_around(text, 500, tokens=40)
     assert estimate_tokens(window) <= 40 and window[offset:].startswith(text[500:510])
@@ -190,3 +190,21 @@ def test_secrets_in_cells_never_reach_the_prompt():
     everything = "\n".join(b.text for b in request.messages[0].content)
     assert key not in everything and "REDACTED" in everything
     assert request.metadata["redactions"]
+
+
+def test_imported_names_cost_one_line_of_import_statements():
+    cells = cell_views(
+        new_notebook(cells=[new_code_cell("import numpy as np\nfrom sklearn.linear_model import Ridge, Lasso")])
+    )
+    kernel = {
+        "variables": [
+            {"name": "np", "text": "module numpy", "defined": 1},
+            {"name": "Ridge", "text": "class Ridge(MultiOutputMixin, RegressorMixin, _BaseRidge) ...", "defined": 1},
+            {"name": "X", "text": "ndarray float64 shape (10, 3)", "defined": 2},
+        ],
+        "skipped": 0,
+    }
+    s = situation(cells=tuple(cells), cursor=Cursor(1, "model = "), kernel=kernel, last_error=None)
+    text = build_request("complete", s, budget=2000).messages[0].content[1].text
+    assert "Imported: import numpy as np; from sklearn.linear_model import Ridge, Lasso\nX: ndarray" in text
+    assert "class Ridge" not in text and "np: module" not in text

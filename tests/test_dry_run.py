@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -28,8 +29,9 @@ def analysis(tmp_path):
     return path
 
 
-def prompt(*args: str, env_key: bool = True, monkeypatch=None) -> subprocess.CompletedProcess:
-    return subprocess.run(["jupyter", "layers", "prompt", *args], capture_output=True, text=True, timeout=180)
+def prompt(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "jupyter_layers", "prompt", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180)
 
 
 def test_execute_makes_the_kernel_state_real_and_secrets_stay_home(analysis, monkeypatch):
@@ -43,7 +45,7 @@ def test_execute_makes_the_kernel_state_real_and_secrets_stay_home(analysis, mon
     blocks = [b["text"] for b in request["messages"][0]["content"]]
     kernel = next(b for b in blocks if b.startswith("<kernel_state>"))
     assert "orders: DataFrame 2 rows × 3 columns" in kernel  # read from the CSV in the notebook's folder
-    assert "amount_eur float64" in kernel
+    assert "float64: amount_eur" in kernel
     error = next(b for b in blocks if b.startswith("<last_error>"))
     assert "KeyError: 'amount_usd'" in error
     assert blocks[-1].endswith("['amo<CURSOR>\n</cell>")
@@ -102,7 +104,7 @@ def test_layers_prompt_magic_in_a_kernel(monkeypatch):
     NotebookClient(nb, timeout=120, allow_errors=True).execute()
     request = json.loads(nb.cells[3].outputs[0]["text"])
     blocks = [b["text"] for b in request["messages"][0]["content"]]
-    assert any("prices: DataFrame 1 row × 2 columns" in b and "close float64" in b for b in blocks)
+    assert any("prices: DataFrame 1 row × 2 columns" in b and "float64: close" in b for b in blocks)
     assert any(b.startswith("<last_error>\nKeyError: 'open' in cell In [3]") for b in blocks)
     assert "open: def open" not in json.dumps(request)  # IPython's own names are not user state
     assert "# [cell 3] In [3]\nprices['open']" in blocks[0]

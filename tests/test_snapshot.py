@@ -619,7 +619,10 @@ def test_pandas_frames_series_and_index():
     expected = [["price", "float32"], ["qty", "int64"], ["city", str(frame["city"].dtype)], ["when", "datetime64[us]"]]
     assert items["df"]["columns"] == expected and items["other"]["columns"] == expected
     assert items["df"]["type"] == "pandas.DataFrame"
-    assert items["df"]["text"].startswith("DataFrame 4 rows × 4 columns, index RangeIndex\n  price float32\n")
+    assert items["df"]["text"].startswith(
+        "DataFrame 4 rows × 4 columns, index RangeIndex\n  columns: float32: price; int64: qty; "
+    )
+    assert "; datetime64[us]: when\n" in items["df"]["text"]
     assert "head:" in items["df"]["text"] and "Paris" in items["df"]["text"] and "2.25" in items["df"]["text"]
     assert "head:" not in items["other"]["text"] and "Paris" not in items["other"]["text"]
     assert len(items["wide"]["columns"]) == 50 and items["wide"]["columns"][-1] == ["c49", "float64"]

@@ -18,14 +18,14 @@ def chars_for(tokens: int) -> int:
 
 
 def pack(pieces: list[str], tokens: int, separator: str = "\n") -> tuple[list[str], int]:
-    """The longest prefix of ``pieces`` (already in priority order) that fits; also how many were left out."""
+    """The pieces (in priority order) that fit, first fit: one that does not fit is skipped, not the end of the
+    list, so a long summary does not crowd out the short ones after it. Also how many were left out."""
     chosen, used = [], 0
     for piece in pieces:
         cost = estimate_tokens(piece + separator)
-        if used + cost > tokens:
-            break
-        chosen.append(piece)
-        used += cost
+        if used + cost <= tokens:
+            chosen.append(piece)
+            used += cost
     return chosen, len(pieces) - len(chosen)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..redact import redact
 from .budget import chars_for, clip_around, estimate_tokens, pack
+from .imports import imported_names
 from .notebook import around, shorten
 from .relevance import rank
 from .situation import Situation
@@ -39,16 +40,21 @@ def notebook_section(situation: Situation, tokens: int, clean: Redactions) -> st
 
 
 def kernel_section(situation: Situation, tokens: int, clean: Redactions) -> str:
-    """Live variables, most relevant to the cursor first."""
+    """Live variables, most relevant to the cursor first; imported names as one line of import statements."""
     if situation.kernel is None:
         return "<kernel_state>\nNo live kernel state is available (the notebook has not been run).\n</kernel_state>"
     variables = situation.kernel.get("variables", [])
+    statements = imported_names(situation)
+    imported = [v for v in variables if v["name"] in statements]
+    imports = "; ".join(dict.fromkeys(statements[v["name"]] for v in imported))
+    rest = [v for v in variables if v["name"] not in statements]
     error_names = tuple((situation.last_error or {}).get("names", ()))
-    ranked = rank(variables, situation.cursor.source, situation.cursor.position, error_names)
+    ranked = rank(rest, situation.cursor.source, situation.cursor.position, error_names)
+    head = clean(f"Imported: {imports}") if imports else ""
     lines = [clean(f"{v['name']}: {v['text']}") for v in ranked]
-    chosen, left_out = pack(lines, tokens - 30)
+    chosen, left_out = pack(lines, tokens - 30 - estimate_tokens(head))
     left_out += situation.kernel.get("skipped", 0)
-    body = "\n".join(chosen)
+    body = "\n".join(filter(None, [head, *chosen]))
     if left_out:
         body += f"\n({left_out} more variables not shown)"
     return f"<kernel_state>\nLive variables in the kernel, most relevant first:\n{body}\n</kernel_state>"

@@ -396,13 +396,30 @@ def with_head(text: str, lines: list[str], room: int) -> str:
 
 
 def columns_text(header: str, columns: list[list[str]], total: int, view: View) -> str:
-    items = [f"{name} {dtype}" for name, dtype in columns]
-    if not items:
+    """Column names grouped by dtype (``float64: a, b; str: c``): one dtype label per group instead of per column
+    fits several times more names into the same characters, and names are what completions need."""
+    if not columns:
         return header
-    if view.focus:
-        room = view.chars // 2
-        return header + "\n  " + fit(items, room - len(header), "\n  ", total, "columns")
-    return header + "\n  columns: " + fit(items, view.chars - len(header) - 12, ", ", total, "columns")
+    groups: dict[str, list[str]] = {}
+    for name, dtype in columns:
+        groups.setdefault(dtype, []).append(name)
+    room = (view.chars // 2 if view.focus else view.chars) - len(header) - 30
+    parts, shown, used = [], 0, 0
+    for dtype, names in groups.items():
+        taken = []
+        for name in names:
+            cost = len(name) + 2 + (0 if taken else len(dtype) + 4)
+            if used + cost > room and shown:
+                break
+            taken.append(name)
+            used += cost
+            shown += 1
+        if taken:
+            parts.append(f"{dtype}: {', '.join(taken)}")
+        if len(taken) < len(names):
+            break
+    text = f"{header}\n  columns: " + "; ".join(parts)
+    return text + (f"; {ELLIPSIS} {total - shown} more columns" if shown < total else "")
 
 
 def column_cells(column) -> list[str]:
