@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import CaselessStrEnum, Dict, Float, Int, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 LAYERS = ("complete", "edit", "explore", "escalate")
@@ -95,6 +95,17 @@ class JupyterLayers(Configurable):
 
     request_timeout = Float(60.0, help="Seconds without a byte from the model before a call fails.").tag(config=True)
     max_retries = Int(2, help="Retries of a failed call before any output (429, 5xx, 529, network).").tag(config=True)
+
+    terminal_suggestions = Bool(
+        True,
+        help="In a terminal `ipython`, show the complete layer's suggestion as ghost text after a pause in typing "
+        "(accepted like history suggestions, with Right or End). Off: history suggestions only.",
+    ).tag(config=True)
+    terminal_debounce = Float(
+        0.3,
+        help="Seconds without a keystroke before the terminal asks the model for a suggestion; shorter feels "
+        "faster but sends more requests.",
+    ).tag(config=True)
 
     @default("anthropic_base_url")
     def _anthropic_base_url_default(self):

@@ -21,4 +21,7 @@ def layer_status(router: Router) -> dict:
 
 
 def format_status(rows: dict) -> str:
-    return "\n".join(f"{layer:<9} {row['label']}" for layer, row in rows.items())
+    return "\n".join(
+        f"{layer:<9} {row['label']}" + ("  (offline, on this machine)" if row["offline"] else "")
+        for layer, row in rows.items()
+    )

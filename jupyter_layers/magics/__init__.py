@@ -1,17 +1,29 @@
-"""The IPython surface: ``%load_ext jupyter_layers`` registers the magics of every layer."""
+"""The IPython surface: ``%load_ext jupyter_layers`` registers the magics of every layer.
+
+To load it in every kernel, add to ``ipython_kernel_config.py`` (or ``ipython_config.py`` for the terminal)::
+
+    c.InteractiveShellApp.extensions = ["jupyter_layers"]
+"""
 
 from __future__ import annotations
 
 from ..config import JupyterLayers
 from ..kernel import cell_history
 from ..models.router import Router
-from . import questions
+from . import questions, terminal
+from .complete import CompleteMagics
 from .layers import LayersMagics
+from .rewrite import RewriteMagics
+from .session import KernelSession
 
 
 def load_ipython_extension(shell) -> None:
-    config = JupyterLayers(parent=shell)
-    shell.configurables.append(config)  # so `%config JupyterLayers.<option> = ...` reaches it
+    settings = JupyterLayers(parent=shell)
+    shell.configurables.append(settings)  # so `%config JupyterLayers.<option> = ...` reaches it
+    session = KernelSession(shell, settings, Router(settings))
     cell_history.register(shell)  # the last error and when each name was bound, for every layer's context
     questions.register(shell)
-    shell.register_magics(LayersMagics(shell, config, Router(config)))
+    for magics in (LayersMagics, CompleteMagics, RewriteMagics):
+        shell.register_magics(magics(shell, session))
+    if getattr(shell, "pt_app", None) is not None and settings.terminal_suggestions:  # a terminal `ipython`
+        terminal.install(shell, session)

@@ -1,59 +1,95 @@
-"""``%layers``: status, prompt dry-run and settings of the extension in this kernel."""
+"""``%layers``: status, usage, prompt dry-run and settings of the extension in this kernel."""
 
 from __future__ import annotations
 
+import ast
 import json
-import sys
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import TraitError
 
-from ..config import LAYERS, JupyterLayers
+from ..config import LAYERS
 from ..dry_run import as_text, describe, plan
-from ..errors import LayersError
-from ..models.router import Router
+from ..errors import ConfigError
+from ..kernel import snapshot
 from ..status import format_status, layer_status
+from .live import error_line
+from .session import KernelSession, report_errors
 from .situation import kernel_situation
 
-USAGE = "%layers status | %layers prompt LAYER [--json] [INSTRUCTION]  (LAYER: complete, edit, explore, escalate)"
+USAGE = (
+    "%layers status | usage | prompt LAYER [--json] [INSTRUCTION] | config [KEY VALUE]"
+    "  (LAYER: complete, edit, explore, escalate)"
+)
 
 
 @magics_class
 class LayersMagics(Magics):
-    def __init__(self, shell, settings: JupyterLayers, router: Router):
+    def __init__(self, shell, session: KernelSession):
         super().__init__(shell)
-        self.settings = settings  # not `config`: Magics is a Configurable with a `config` trait
-        self.router = router
+        self.session = session
 
     @line_cell_magic
+    @report_errors("%layers")
     def layers(self, line: str, cell: str | None = None) -> None:
-        """%layers status: which provider and model serve each layer.
+        """%layers status: provider and model per layer, online or offline, and the kernel state's size.
+        %layers usage: tokens and estimated cost per layer in this kernel.
         %layers prompt LAYER [--json] [INSTRUCTION]: exactly what LAYER would send now (nothing is sent); as a
-        cell magic, the cell body is the code being written, with the cursor at its end."""
+        cell magic, the cell body is the code being written, with the cursor at its end.
+        %layers config [KEY VALUE]: show or change a setting (same as %config JupyterLayers.KEY = VALUE)."""
         words = line.split()
-        command = words[0] if words else "status"
-        try:
-            if command == "status":
-                self.status()
-            elif command == "prompt":
-                self.prompt(words[1:], (cell or "").removesuffix("\n"))  # IPython appends a newline to the body
-            else:
-                print(f"%layers: unknown subcommand {command!r}; usage: {USAGE}", file=sys.stderr)
-        except LayersError as error:
-            print(f"%layers: {error}", file=sys.stderr)
+        command, rest = (words[0], words[1:]) if words else ("status", [])
+        if command == "status":
+            self.status()
+        elif command == "usage":
+            print(self.session.ledger.table())
+        elif command == "prompt":
+            self.prompt(rest, (cell or "").removesuffix("\n"))  # IPython appends a newline to the body
+        elif command == "config":
+            self.settings(line.split(None, 2)[1:])
+        else:
+            error_line("%layers", f"unknown subcommand {command!r}; usage: {USAGE}")
 
     def status(self) -> None:
-        rows = layer_status(self.router)
-        notice = self.router.offline_notice()
+        rows = layer_status(self.session.router)
+        notice = self.session.router.offline_notice()
         if notice:
             print(notice)
+        state = snapshot()
         print(format_status(rows))
+        print(f"kernel state: {state['total']} variables (summarised in {state['elapsed_ms']:.1f} ms)")
 
     def prompt(self, words: list[str], source: str) -> None:
         as_json = "--json" in words
         words = [w for w in words if w != "--json"]
         if not words or words[0] not in LAYERS:
-            print(f"%layers prompt: name a layer; usage: {USAGE}", file=sys.stderr)
-            return
+            raise ConfigError(f"name a layer; usage: {USAGE}")
         situation = kernel_situation(self.shell, source, instruction=" ".join(words[1:]))
-        described = describe(*plan(words[0], situation, self.settings, self.router))
+        described = describe(*plan(words[0], situation, self.session.settings, self.session.router))
         print(json.dumps(described, indent=1, ensure_ascii=False) if as_json else as_text(described))
+
+    def settings(self, words: list[str]) -> None:  # not `config`: a trait of every Configurable
+        settings = self.session.settings
+        if not words:
+            for name in sorted(settings.class_own_traits(config=True)):
+                if not name.endswith("api_key"):
+                    print(f"{name} = {getattr(settings, name)!r}")
+            return
+        if len(words) < 2:
+            raise ConfigError("give a setting and a value", "%layers config complete_model claude-haiku-4-5")
+        name, raw = words
+        if name not in settings.class_own_traits(config=True):
+            raise ConfigError(f"unknown setting {name!r}", "%layers config lists them")
+        if name.endswith("api_key"):
+            raise ConfigError(
+                "keys typed into a cell are saved with the notebook", "set ANTHROPIC_API_KEY in the environment"
+            )
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        try:
+            setattr(settings, name, value)
+        except TraitError as error:
+            raise ConfigError(f"{name}: {str(error).splitlines()[0]}") from None
+        print(f"{name} = {getattr(settings, name)!r}")

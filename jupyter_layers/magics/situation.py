@@ -36,11 +36,13 @@ def history_cells(shell) -> list[CellView]:
     ]
 
 
-def kernel_situation(shell, source: str = "", instruction: str = "", offset: int | None = None) -> Situation:
+def kernel_situation(
+    shell, source: str = "", instruction: str = "", offset: int | None = None, selection: tuple[int, int] | None = None
+) -> Situation:
     """The current state, with ``source`` as a new cell after the history and the cursor in it."""
     error = cell_history.last_error()
     return Situation(
-        cursor=Cursor(shell.execution_count, source, offset),
+        cursor=Cursor(shell.execution_count, source, offset, selection),
         cells=tuple(history_cells(shell)),
         kernel=snapshot(),  # the shell's namespace, less what IPython itself put there (user_ns_hidden)
         last_error=error.to_dict() if error else None,

@@ -81,8 +81,7 @@ def payload(request: Request, adaptive_supported: bool = True) -> dict:
             out["tool_choice"] = {"type": "any"}
     if request.thinking:
         out.update(_thinking(request.thinking, adaptive_supported))
-    elif request.temperature is not None:
-        out["temperature"] = request.temperature
+    # No temperature: the Messages API of SDK 2.x has none (the model samples as it sees fit).
     if request.stop:
         out["stop_sequences"] = list(request.stop)
     return out

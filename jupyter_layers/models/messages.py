@@ -120,7 +120,7 @@ class Request:
     tool_choice: Literal["auto", "any"] = "auto"  # "any": the model must call one of the tools
     max_tokens: int | None = None  # None: the layer's answer size (a provider called directly uses 1024)
     thinking: Thinking | None = None
-    temperature: float | None = None
+    temperature: float | None = None  # local models only: the Anthropic Messages API has no temperature
     stop: tuple[str, ...] = ()
     model: str = ""
     metadata: dict = field(default_factory=dict, compare=False)

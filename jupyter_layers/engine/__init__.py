@@ -1,0 +1,1 @@
+"""The layers' logic, independent of the surfaces that show it (magics, JupyterLab, the command line)."""

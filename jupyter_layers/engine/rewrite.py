@@ -1,0 +1,121 @@
+"""Layer 2, independent of surfaces: rewrite a selected region, check that the result parses, diff it.
+
+The model returns only the new text of the region. If the whole cell no longer parses, the model gets one more
+turn with the parser's message; a result that still does not parse is returned as such, flagged, never applied
+silently (every surface shows a diff and applies nothing without the user).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime
+import difflib
+import html
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..config import JupyterLayers
+from ..context.situation import Situation
+from ..models.events import Stop
+from ..models.messages import Message, Request
+from ..models.router import Route
+from ..prompts import build_request
+from .complete import strip_fences
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    original: str  # the whole cell before
+    source: str  # the whole cell after
+    replacement: str  # the new text of the region
+    selection: tuple[int, int]
+    instruction: str
+    model: str
+    syntax_error: str = ""  # the parser's complaint, if even the retry did not parse
+    attempts: int = 1
+
+    @property
+    def changed(self) -> bool:
+        return self.source != self.original
+
+    def provenance(self) -> dict:
+        """What the cell's metadata keeps: who changed it, on whose instruction, when."""
+        return {
+            "layer": "edit",
+            "instruction": self.instruction,
+            "model": self.model,
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def region_text(reply: str, original_region: str) -> str:
+    """The model's answer as region text: fences gone, the region's trailing newline kept as it was."""
+    text = strip_fences(reply).strip("\n")
+    return text + "\n" if original_region.endswith("\n") else text
+
+
+def syntax_error(source: str) -> str:
+    """The parser's one-line complaint, or "" when the source parses (IPython magics and shell escapes are fine)."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError as error:
+        return f"line {error.lineno}: {error.msg}"
+    return ""
+
+
+def rewrite_request(situation: Situation, config: JupyterLayers) -> Request:
+    return build_request("edit", situation, config.layer_budget("edit"))
+
+
+def rewrite(
+    route: Route, situation: Situation, config: JupyterLayers, run: Callable[[Request], Stop | None]
+) -> Rewrite | None:
+    """Run the edit through ``run`` (which streams one request for the surface and returns its Stop, or None
+    when it failed or was cancelled, having told the user)."""
+    source = situation.cursor.source
+    start, end = situation.cursor.selection or (0, len(source))
+    request = route.prepare(rewrite_request(situation, config))
+    attempt, problem, new_source, region = 0, "", source, ""
+    while attempt < 2:
+        attempt += 1
+        stop = run(request)
+        if stop is None:
+            return None
+        region = region_text(stop.message.text, source[start:end])
+        new_source = source[:start] + region + source[end:]
+        problem = syntax_error(new_source)
+        if not problem:
+            break
+        retry = f"That does not parse ({problem}). Reply with the corrected selected region only."
+        request = dataclasses.replace(request, messages=(*request.messages, stop.message, Message.user(retry)))
+    return Rewrite(source, new_source, region, (start, end), situation.instruction, route.label, problem, attempt)
+
+
+def unified_diff(rewrite: Rewrite, name: str = "cell") -> str:
+    return "".join(
+        difflib.unified_diff(
+            rewrite.original.splitlines(keepends=True),
+            rewrite.source.splitlines(keepends=True),
+            f"{name} (before)",
+            f"{name} (after)",
+        )
+    )
+
+
+def diff_lines(rewrite: Rewrite) -> Iterator[tuple[str, str]]:
+    """(kind, line) pairs of a line diff: kind is ' ', '-' or '+'."""
+    for line in difflib.ndiff(rewrite.original.splitlines(), rewrite.source.splitlines()):
+        if line[:1] in (" ", "-", "+"):
+            yield line[:1], line[2:]
+
+
+def html_diff(rewrite: Rewrite) -> str:
+    """A coloured line diff for notebooks."""
+    colours = {"-": "#ffebe9", "+": "#dafbe1", " ": "transparent"}
+    rows = "".join(
+        f'<div style="background:{colours[kind]};white-space:pre">{kind} {html.escape(line) or " "}</div>'
+        for kind, line in diff_lines(rewrite)
+    )
+    return f'<div class="jupyter-layers-diff" style="font-family:monospace;font-size:12px">{rows}</div>'

@@ -1,0 +1,82 @@
+"""``%%rewrite`` / ``%rewrite -c N``: layer 2. Rewrite code by an instruction, show the diff, apply nothing."""
+
+from __future__ import annotations
+
+import sys
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ..engine.rewrite import html_diff, rewrite, unified_diff
+from ..errors import ConfigError
+from .live import LiveOutput, code_block, error_line
+from .session import KernelSession, report_errors
+from .situation import kernel_situation
+
+
+def line_selection(source: str, lines: str) -> tuple[int, int]:
+    """Character offsets of lines ``A-B`` (1-based, inclusive) of ``source``."""
+    first, _, last = lines.partition("-")
+    try:
+        first_line, last_line = int(first), int(last or first)
+    except ValueError:
+        raise ConfigError(f"--lines takes A-B, not {lines!r}", "for example --lines 2-4") from None
+    starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
+    if not 1 <= first_line <= last_line <= len(starts):
+        raise ConfigError(f"--lines {lines} is outside the cell's {len(starts)} lines")
+    end = starts[last_line] if last_line < len(starts) else len(source)
+    return starts[first_line - 1], end
+
+
+@magics_class
+class RewriteMagics(Magics):
+    def __init__(self, shell, session: KernelSession):
+        super().__init__(shell)
+        self.session = session
+
+    @magic_arguments()
+    @argument("-c", "--cell", type=int, default=None, help="Rewrite the input of cell In[N] instead of the body.")
+    @argument("--lines", default="", help="Only lines A-B of that cell (1-based, inclusive).")
+    @argument("--model", "-m", default="", help="Model for this call.")
+    @argument("instruction", nargs="*", help="What to change.")
+    @line_cell_magic
+    @report_errors("%rewrite")
+    def rewrite(self, line: str, cell: str | None = None) -> None:
+        """Rewrite code by an instruction: %%rewrite INSTRUCTION with the code as the body, or
+        %rewrite -c N [--lines A-B] INSTRUCTION for the input of cell In[N].
+
+        Shows the diff and offers the edited cell as the next cell; nothing is applied until you run it.
+        """
+        args = parse_argstring(self.rewrite, line)
+        instruction = " ".join(args.instruction).strip().strip("'\"")
+        if not instruction:
+            raise ConfigError("say what to change", "%%rewrite make it vectorised")
+        if cell is not None:
+            source, name = cell.removesuffix("\n"), "cell"
+        elif args.cell is not None:
+            history = self.shell.history_manager.input_hist_raw
+            if not 0 < args.cell < len(history) - 1:
+                raise ConfigError(f"there is no earlier cell In[{args.cell}]")
+            source, name = history[args.cell].removesuffix("\n"), f"In[{args.cell}]"
+        else:
+            raise ConfigError("give the code as the cell body (%%rewrite), or a cell with -c N")
+        selection = line_selection(source, args.lines) if args.lines else (0, len(source))
+        situation = kernel_situation(self.shell, source, instruction, selection=selection)
+        route = self.session.route("edit", args.model)
+        live = LiveOutput(self.shell, f"{route.label} is rewriting")
+
+        def run(request):
+            return self.session.run("%rewrite", route, request, live, lambda text: code_block(text))
+
+        result = rewrite(route, situation, self.session.settings, run)
+        if result is None:
+            return
+        metadata = {"jupyter_layers": {**result.provenance(), "syntax_error": result.syntax_error or None}}
+        if not result.changed:
+            live.finish({"text/plain": "no change"}, metadata)
+            return
+        live.finish({"text/html": html_diff(result), "text/plain": unified_diff(result, name)}, metadata)
+        if result.syntax_error:
+            error_line("%rewrite", f"the rewritten code still does not parse ({result.syntax_error}); check it first")
+        self.shell.set_next_input(result.source, replace=False)
+        print(f"The rewritten {name} is offered as the next cell; run it to keep it.", file=sys.stdout)

@@ -1,0 +1,71 @@
+"""A real kernel for tests, with every message of an execution kept (display updates, payloads, errors)."""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass, field
+
+from jupyter_client.manager import start_new_kernel
+
+
+@dataclass
+class Execution:
+    reply: dict
+    messages: list[dict] = field(default_factory=list)
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [m for m in self.messages if m["msg_type"] == kind]
+
+    @property
+    def stdout(self) -> str:
+        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stdout")
+
+    @property
+    def stderr(self) -> str:
+        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stderr")
+
+    @property
+    def next_input(self) -> str | None:
+        payloads = [p for p in self.reply["content"].get("payload", []) if p["source"] == "set_next_input"]
+        return payloads[0]["text"] if payloads else None
+
+    def last_display(self) -> dict:
+        """The final state of the (one) display the execution created: its last update, or the display itself."""
+        shown = self.of_type("display_data") + self.of_type("update_display_data")
+        return shown[-1]["content"]
+
+
+class Kernel:
+    """An ipykernel with jupyter_layers loaded; ``run`` returns everything one execution produced."""
+
+    def __init__(self):
+        self.manager, self.client = start_new_kernel(kernel_name="python3")
+        assert "error" not in self.run("%load_ext jupyter_layers").reply["content"]["status"]
+
+    def run(self, code: str, timeout: float = 60, interrupt_after: float | None = None) -> Execution:
+        msg_id = self.client.execute(code)
+        execution = Execution(reply={})
+        started = time.monotonic()
+        interrupted = interrupt_after is None
+        while True:
+            if not interrupted and time.monotonic() - started > interrupt_after:
+                self.manager.interrupt_kernel()
+                interrupted = True
+            remaining = timeout - (time.monotonic() - started)
+            assert remaining > 0, f"no idle after {timeout} s: {[m['msg_type'] for m in execution.messages]}"
+            try:
+                message = self.client.get_iopub_msg(timeout=min(0.1, remaining))
+            except queue.Empty:
+                continue
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                break
+            execution.messages.append(message)
+        execution.reply = self.client.get_shell_msg(timeout=10)
+        return execution
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
