@@ -96,6 +96,14 @@ class JupyterLayers(Configurable):
     request_timeout = Float(60.0, help="Seconds without a byte from the model before a call fails.").tag(config=True)
     max_retries = Int(2, help="Retries of a failed call before any output (429, 5xx, 529, network).").tag(config=True)
 
+    explore_max_steps = Int(12, help="Model turns an exploration may take before it must stop.").tag(config=True)
+    explore_step_timeout = Float(30.0, help="Seconds one scratch cell may run before its sandbox is killed.").tag(
+        config=True
+    )
+    explore_token_budget = Int(
+        400_000, help="Input plus output tokens one exploration may spend over all its turns."
+    ).tag(config=True)
+
     terminal_suggestions = Bool(
         True,
         help="In a terminal `ipython`, show the complete layer's suggestion as ghost text after a pause in typing "

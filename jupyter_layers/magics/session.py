@@ -20,6 +20,7 @@ class KernelSession:
     settings: JupyterLayers
     router: Router
     ledger: UsageLedger = field(default_factory=UsageLedger)
+    last_exploration: object = None  # explore.agent.Exploration: what %escalate sends of it
 
     def route(self, layer: str, model: str = "") -> Route:
         """The route for a layer; the first time the embedded model stands in for Claude, say so once."""
@@ -37,6 +38,7 @@ class KernelSession:
         live: LiveOutput,
         render: Callable[[str], dict],
         on_thinking: Callable[[str], None] | None = None,
+        on_usage: Callable[[Usage], None] | None = None,
     ) -> Stop | None:
         """Stream one call into ``live`` (``render`` turns the text so far into a mimebundle).
 
@@ -54,6 +56,8 @@ class KernelSession:
                     on_thinking(thinking)
                 elif isinstance(event, Usage):
                     self.ledger.record(route.layer, route.model, event)
+                    if on_usage:
+                        on_usage(event)
                 elif isinstance(event, Failure):
                     error_line(magic, event.error)
                     return None

@@ -22,12 +22,14 @@ def result_text(value) -> str:
     return f"<{type(value).__module__}.{type(value).__qualname__} object>"
 
 
-def history_cells(shell) -> list[CellView]:
+def history_cells(shell, asking: bool = True) -> list[CellView]:
     """Every earlier input of this session as a code cell, as typed (magics untransformed), numbered by count.
 
-    The last input is the cell running now (the one asking), so it is left out.
+    ``asking``: the last input is the cell running now (a magic asking), so it is left out; at the terminal's
+    prompt nothing runs and the last input is a finished cell.
     """
-    inputs = shell.history_manager.input_hist_raw[1:-1]
+    inputs = shell.history_manager.input_hist_raw[1:]
+    inputs = inputs[:-1] if asking else inputs
     outputs = shell.history_manager.output_hist
     return [
         CellView(count, "code", source, count, result_text(outputs[count]) if count in outputs else "")
@@ -37,13 +39,18 @@ def history_cells(shell) -> list[CellView]:
 
 
 def kernel_situation(
-    shell, source: str = "", instruction: str = "", offset: int | None = None, selection: tuple[int, int] | None = None
+    shell,
+    source: str = "",
+    instruction: str = "",
+    offset: int | None = None,
+    selection: tuple[int, int] | None = None,
+    asking: bool = True,
 ) -> Situation:
     """The current state, with ``source`` as a new cell after the history and the cursor in it."""
     error = cell_history.last_error()
     return Situation(
         cursor=Cursor(shell.execution_count, source, offset, selection),
-        cells=tuple(history_cells(shell)),
+        cells=tuple(history_cells(shell, asking)),
         kernel=snapshot(),  # the shell's namespace, less what IPython itself put there (user_ns_hidden)
         last_error=error.to_dict() if error else None,
         instruction=instruction,

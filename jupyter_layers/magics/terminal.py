@@ -20,16 +20,17 @@ multi-line suggestion only over lines the buffer already has below the cursor (i
 blank lines first). The accept keys (Right, End, Ctrl-E) insert the whole suggestion text. With one line, what
 you see is exactly what gets inserted. After Enter, the next line gets its own suggestion.
 
-The model call runs on the models' background loop, not on the prompt's. The prompt's loop does not outlive
-the prompt (with a GUI input hook, prompt_toolkit makes a new one for every prompt, and the task dies when the
-prompt ends), while an HTTP client is tied to one loop. The background loop keeps one client and its
-connection for the whole session.
+Ghost text follows IPython's own switch: with ``autosuggestions_provider = None`` the model is not asked either.
+
+The model call runs on the models' background loop, not on the prompt's. An HTTP client is tied to one loop, and
+the prompt's loop is not a stable home for one: with a GUI input hook, prompt_toolkit makes a new loop for every
+prompt. The background loop keeps one client and its connections for the whole session. Cancelling the waiting
+task, on a keystroke or when the prompt ends, cancels the call there too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 
 from IPython.terminal.shortcuts.auto_suggest import NavigableAutoSuggestFromHistory
@@ -38,14 +39,13 @@ from prompt_toolkit.auto_suggest import AutoSuggest, Suggestion
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
 
-from ..context.notebook import CellView
 from ..context.situation import Situation
 from ..engine.complete import clean_completion, completion_request
 from ..errors import LayersError
 from ..models.messages import Request
 from ..models.stream import Reply, background_loop
 from .session import KernelSession
-from .situation import kernel_situation, result_text
+from .situation import kernel_situation
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +62,8 @@ def install(shell, session: KernelSession) -> KernelSuggest:
 
 
 def prompt_situation(shell, document: Document) -> Situation:
-    """The kernel context for the prompt's text, with the cursor where it is.
-
-    ``kernel_situation`` drops the last input because, in a magic, that input is the cell asking. At the
-    prompt nothing is running, so the last input is a finished cell and belongs in the history.
-    """
-    situation = kernel_situation(shell, document.text, offset=document.cursor_position)
-    inputs, outputs = shell.history_manager.input_hist_raw[1:], shell.history_manager.output_hist
-    cells = tuple(
-        CellView(count, "code", source, count, result_text(outputs[count]) if count in outputs else "")
-        for count, source in enumerate(inputs, start=1)
-        if source.strip()
-    )
-    return dataclasses.replace(situation, cells=cells)
+    """The kernel context for the prompt's text, with the cursor where it is (no cell is running)."""
+    return kernel_situation(shell, document.text, offset=document.cursor_position, asking=False)
 
 
 def first_line(text: str) -> str:

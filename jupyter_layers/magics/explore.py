@@ -1,0 +1,160 @@
+"""``%explore QUESTION``: layer 3. An agent runs throwaway cells against a copy of the live state and reports.
+
+Each scratch step appears as a collapsible block while it runs; ``%explore --clean`` empties those blocks in
+one step and keeps the findings. The findings of the last exploration stay available to ``%escalate``.
+"""
+
+from __future__ import annotations
+
+import html
+
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display, update_display
+
+from ..errors import ConfigError
+from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
+from ..explore.kernel_workspace import KernelWorkspace
+from ..explore.sandbox import open_sandbox
+from ..kernel import cell_history
+from ..prompts import build_request
+from .live import LiveOutput, error_line
+from .session import KernelSession, report_errors
+from .situation import kernel_situation
+
+SCRATCH_TAG = "jupyter-layers-scratch"
+
+
+def step_bundle(exploration: Exploration, number: int, code: str, note: str, output: str | None) -> dict:
+    """One scratch step as a collapsible block (HTML) with a plain-text form for terminals and files."""
+    status = "running…" if output is None else output
+    title = f"scratch step {number} · exploration {exploration.id}"
+    note_html = f"<div><i>{html.escape(note)}</i></div>" if note else ""
+    return {
+        "text/html": (
+            f'<details open class="{SCRATCH_TAG}"><summary>{html.escape(title)}</summary>{note_html}'
+            f'<pre>{html.escape(code)}</pre><pre style="opacity:.8">{html.escape(status)}</pre></details>'
+        ),
+        "text/plain": f"── {title} ──\n{code}\n── output ──\n{status}",
+    }
+
+
+@magics_class
+class ExploreMagics(Magics):
+    def __init__(self, shell, session: KernelSession):
+        super().__init__(shell)
+        self.session = session
+        self.displays: list[str] = []  # display ids of the last exploration's scratch blocks
+
+    @magic_arguments()
+    @argument("--steps", type=int, default=None, help="Most model turns (default: explore_max_steps, 12).")
+    @argument("--timeout", type=float, default=None, help="Seconds per scratch cell (default 30).")
+    @argument("--live", action="store_true", help="Run scratch cells in the live namespace instead of a fork.")
+    @argument("--model", "-m", default="", help="Model for this exploration.")
+    @argument("--clean", action="store_true", help="Remove the last exploration's scratch blocks; keep findings.")
+    @argument("question", nargs="*", help="What to find out.")
+    @line_magic
+    @report_errors("%explore")
+    def explore(self, line: str) -> None:
+        """Investigate a question (default: the last error) with throwaway cells run against a copy of the live
+        state; ends with findings. %explore --clean removes the scratch blocks of the last exploration."""
+        args = parse_argstring(self.explore, line)
+        if args.clean:
+            self.clean()
+            return
+        question = " ".join(args.question).strip().strip("'\"")
+        if not question and cell_history.last_error() is None:
+            raise ConfigError("ask a question (there is no error to explore)", "%explore why is revenue negative?")
+        question = question or "Why did the last error happen?"
+        settings = self.session.settings
+        limits = Limits(
+            args.steps or settings.explore_max_steps,
+            args.timeout or settings.explore_step_timeout,
+            settings.explore_token_budget,
+        )
+        route = self.session.route("explore", args.model)
+        situation = kernel_situation(self.shell, instruction=question)
+        request = route.prepare(build_request("explore", situation, settings.layer_budget("explore")))
+        exploration = Exploration(question)
+        self.displays = []
+        sandbox, warning = open_sandbox(self.shell.user_ns, live=args.live)
+        if warning:
+            print(warning)
+        try:
+            self.session.last_exploration = self.run_agent(route, request, exploration, sandbox, limits)
+        except KeyboardInterrupt:
+            error_line("%explore", "cancelled: the scratch sandbox was stopped")
+        finally:
+            sandbox.close()
+
+    def run_agent(self, route, request, exploration: Exploration, sandbox, limits: Limits) -> Exploration | None:
+        steps: dict[int, str] = {}
+
+        def on_event(event) -> None:
+            if isinstance(event, StepStarted):
+                handle = display(
+                    step_bundle(exploration, event.number, event.code, event.note, None),
+                    raw=True,
+                    display_id=True,
+                    metadata=self.scratch_metadata(exploration, event.number),
+                )
+                steps[event.number] = handle.display_id
+                self.displays.append(handle.display_id)
+            elif isinstance(event, StepFinished):
+                step = event.step
+                update_display(
+                    step_bundle(exploration, step.number, step.code, step.note, step.result.as_text(3000)),
+                    raw=True,
+                    display_id=steps[step.number],
+                    metadata=self.scratch_metadata(exploration, step.number),
+                )
+            elif isinstance(event, ToolUsed):
+                print(f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}")
+
+        def run(turn_request):
+            live = LiveOutput(self.shell, f"{route.label} is exploring")
+            if live.display_id:
+                self.displays.append(live.display_id)
+            return self.session.run(
+                "%explore",
+                route,
+                turn_request,
+                live,
+                lambda text: {"text/markdown": text, "text/plain": text},
+                on_usage=lambda usage: agent.count(usage.input_tokens + usage.output_tokens),
+            )
+
+        agent = Agent(route, KernelWorkspace(self.shell, sandbox), run, limits, on_event)
+        result = agent.explore(request, exploration)
+        if result is None:
+            return None
+        findings = result.findings
+        display(
+            {"text/markdown": findings.markdown(), "text/plain": findings.markdown()},
+            raw=True,
+            metadata={
+                "jupyter_layers": {
+                    "layer": "explore",
+                    "exploration": exploration.id,
+                    "model": route.label,
+                    "steps": len(result.steps),
+                    "complete": findings.complete,
+                }
+            },
+        )
+        if result.steps:
+            print(f"{len(result.steps)} scratch steps; `%explore --clean` removes them and keeps these findings.")
+        return result
+
+    @staticmethod
+    def scratch_metadata(exploration: Exploration, number: int) -> dict:
+        return {"jupyter_layers": {"tags": [SCRATCH_TAG], "exploration": exploration.id, "step": number}}
+
+    def clean(self) -> None:
+        if not self.displays:
+            print("nothing to clean: no exploration in this kernel left scratch blocks")
+            return
+        for display_id in self.displays:
+            update_display({"text/plain": ""}, raw=True, display_id=display_id)
+        print(f"removed {len(self.displays)} scratch blocks; the findings stay")
+        self.displays = []
