@@ -92,6 +92,14 @@ class JupyterLayers(Configurable):
         ("low", "medium", "high", "xhigh", "max"), default_value="high", help="Effort with adaptive thinking."
     ).tag(config=True)
     thinking_budget = Int(16000, help="Thinking tokens when thinking is 'enabled'.").tag(config=True)
+    escalate_max_cost = Float(
+        2.0, help="Largest worst-case cost (USD, list prices) one escalation may have; larger ones are refused."
+    ).tag(config=True)
+    escalate_auto = Bool(
+        False,
+        help="Escalate by itself (within escalate_max_cost) when escalation is offered: an AI-edited cell "
+        "failing again, or an exploration stopping without findings.",
+    ).tag(config=True)
 
     request_timeout = Float(60.0, help="Seconds without a byte from the model before a call fails.").tag(config=True)
     max_retries = Int(2, help="Retries of a failed call before any output (429, 5xx, 529, network).").tag(config=True)

@@ -51,14 +51,12 @@ def test_syntax_check_accepts_magics_and_reports_the_line():
 
 def test_diffs():
     change = rewritten("a = 1\nb = 2\n", "a = 1\nb = 3\n")
-    assert unified_diff(change, "In[4]").splitlines()[:2] == ["--- In[4] (before)", "+++ In[4] (after)"]
-    assert "-b = 2" in unified_diff(change) and "+b = 3" in unified_diff(change)
-    html = html_diff(change)
-    assert (
-        html.count("#ffebe9") == 1
-        and html.count("#dafbe1") == 1
-        and "<script" not in html_diff(rewritten("x = '<script>'", "x = 1"))
-    )
+    diff = unified_diff(change.original, change.source, "In[4]")
+    assert diff.splitlines()[:2] == ["--- In[4] (before)", "+++ In[4] (after)"]
+    assert "-b = 2" in diff and "+b = 3" in diff
+    html = html_diff(change.original, change.source)
+    assert html.count("#ffebe9") == 1 and html.count("#dafbe1") == 1
+    assert "<script" not in html_diff("x = '<script>'", "x = 1")
     assert change.provenance()["instruction"] == "do it"
 
 

@@ -124,10 +124,10 @@ def test_a_timeout_kills_the_step_and_the_exploration_goes_on(kernel, fake):
     )
     done = kernel.run("%explore --timeout 1 why?", timeout=60)
     blocks = scratch_blocks(done)
-    assert "timed out" in blocks[0]["data"]["text/plain"]
+    assert "TimeoutError: the scratch cell ran longer than 1 s" in blocks[0]["data"]["text/plain"]
     assert "after 5" in blocks[1]["data"]["text/plain"]
     result = fake.requests[1].body["messages"][-1]["content"][0]
-    assert result["is_error"] is True and "timed out" in result["content"]
+    assert result["is_error"] is True and "ran longer than 1 s" in result["content"]
 
 
 def test_the_step_limit_ends_an_exploration_without_findings(kernel, fake):

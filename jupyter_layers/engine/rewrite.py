@@ -93,29 +93,27 @@ def rewrite(
     return Rewrite(source, new_source, region, (start, end), situation.instruction, route.label, problem, attempt)
 
 
-def unified_diff(rewrite: Rewrite, name: str = "cell") -> str:
+def unified_diff(before: str, after: str, name: str = "cell") -> str:
     return "".join(
         difflib.unified_diff(
-            rewrite.original.splitlines(keepends=True),
-            rewrite.source.splitlines(keepends=True),
-            f"{name} (before)",
-            f"{name} (after)",
+            before.splitlines(keepends=True), after.splitlines(keepends=True), f"{name} (before)", f"{name} (after)"
         )
     )
 
 
-def diff_lines(rewrite: Rewrite) -> Iterator[tuple[str, str]]:
+def diff_lines(before: str, after: str) -> Iterator[tuple[str, str]]:
     """(kind, line) pairs of a line diff: kind is ' ', '-' or '+'."""
-    for line in difflib.ndiff(rewrite.original.splitlines(), rewrite.source.splitlines()):
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
         if line[:1] in (" ", "-", "+"):
             yield line[:1], line[2:]
 
 
-def html_diff(rewrite: Rewrite) -> str:
+def html_diff(before: str, after: str, title: str = "") -> str:
     """A coloured line diff for notebooks."""
     colours = {"-": "#ffebe9", "+": "#dafbe1", " ": "transparent"}
     rows = "".join(
         f'<div style="background:{colours[kind]};white-space:pre">{kind} {html.escape(line) or " "}</div>'
-        for kind, line in diff_lines(rewrite)
+        for kind, line in diff_lines(before, after)
     )
-    return f'<div class="jupyter-layers-diff" style="font-family:monospace;font-size:12px">{rows}</div>'
+    heading = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    return f'<div class="jupyter-layers-diff" style="font-family:monospace;font-size:12px">{heading}{rows}</div>'

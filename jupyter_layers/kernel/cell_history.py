@@ -7,6 +7,7 @@ after every user cell): an identity diff of the namespace plus an AST walk of th
 from __future__ import annotations
 
 import ast
+import collections
 import re
 import traceback
 from dataclasses import asdict, dataclass
@@ -31,11 +32,17 @@ class LastError:
 
 
 _last_error: LastError | None = None
+_errors: collections.deque[LastError] = collections.deque(maxlen=20)
 _ids_before: dict[str, int] = {}
 
 
 def last_error() -> LastError | None:
     return _last_error
+
+
+def recent_errors() -> list[LastError]:
+    """The last errors of this session, oldest first (at most 20)."""
+    return list(_errors)
 
 
 def strip_ansi(text: str) -> str:
@@ -114,6 +121,7 @@ def post_run_cell(result, shell) -> None:
             traceback=user_frames_traceback(error),
             names=tuple(n for n in referenced_names(source) if n in namespace),
         )
+        _errors.append(_last_error)
 
 
 def register(shell) -> None:

@@ -12,6 +12,8 @@ from ..kernel import cell_history
 from ..models.router import Router
 from . import questions, terminal
 from .complete import CompleteMagics
+from .escalate import EscalateMagics
+from .explore import ExploreMagics
 from .layers import LayersMagics
 from .rewrite import RewriteMagics
 from .session import KernelSession
@@ -23,7 +25,7 @@ def load_ipython_extension(shell) -> None:
     session = KernelSession(shell, settings, Router(settings))
     cell_history.register(shell)  # the last error and when each name was bound, for every layer's context
     questions.register(shell)
-    for magics in (LayersMagics, CompleteMagics, RewriteMagics):
+    for magics in (LayersMagics, CompleteMagics, RewriteMagics, ExploreMagics, EscalateMagics):
         shell.register_magics(magics(shell, session))
     if getattr(shell, "pt_app", None) is not None and settings.terminal_suggestions:  # a terminal `ipython`
         terminal.install(shell, session)

@@ -81,7 +81,7 @@ class ExploreMagics(Magics):
         if warning:
             print(warning)
         try:
-            self.session.last_exploration = self.run_agent(route, request, exploration, sandbox, limits)
+            self.run_agent(route, request, exploration, sandbox, limits)
         except KeyboardInterrupt:
             error_line("%explore", "cancelled: the scratch sandbox was stopped")
         finally:
@@ -144,6 +144,9 @@ class ExploreMagics(Magics):
         )
         if result.steps:
             print(f"{len(result.steps)} scratch steps; `%explore --clean` removes them and keeps these findings.")
+        self.session.last_exploration = result
+        if not findings.complete and self.session.offer_escalation:
+            self.session.offer_escalation("The exploration stopped without findings")
         return result
 
     @staticmethod

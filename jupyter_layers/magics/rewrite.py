@@ -75,8 +75,15 @@ class RewriteMagics(Magics):
         if not result.changed:
             live.finish({"text/plain": "no change"}, metadata)
             return
-        live.finish({"text/html": html_diff(result), "text/plain": unified_diff(result, name)}, metadata)
+        live.finish(
+            {
+                "text/html": html_diff(result.original, result.source),
+                "text/plain": unified_diff(result.original, result.source, name),
+            },
+            metadata,
+        )
         if result.syntax_error:
             error_line("%rewrite", f"the rewritten code still does not parse ({result.syntax_error}); check it first")
+        self.session.offered_edits[result.source.strip()] = result  # watched: if it runs and fails, escalation
         self.shell.set_next_input(result.source, replace=False)
         print(f"The rewritten {name} is offered as the next cell; run it to keep it.", file=sys.stdout)

@@ -21,6 +21,9 @@ class KernelSession:
     router: Router
     ledger: UsageLedger = field(default_factory=UsageLedger)
     last_exploration: object = None  # explore.agent.Exploration: what %escalate sends of it
+    offered_edits: dict = field(default_factory=dict)  # source offered as the next cell -> engine.rewrite.Rewrite
+    failed_edits: list = field(default_factory=list)  # notes on AI edits that were run and failed again
+    offer_escalation: Callable[[str], None] | None = None  # set by %escalate: offers it with its cost
 
     def route(self, layer: str, model: str = "") -> Route:
         """The route for a layer; the first time the embedded model stands in for Claude, say so once."""
@@ -59,6 +62,8 @@ class KernelSession:
                     if on_usage:
                         on_usage(event)
                 elif isinstance(event, Failure):
+                    if text:  # everything that arrived stays on screen, not only the last throttled update
+                        live.show(render(text), force=True)
                     error_line(magic, event.error)
                     return None
                 elif isinstance(event, Stop):

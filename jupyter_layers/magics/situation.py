@@ -45,13 +45,16 @@ def kernel_situation(
     offset: int | None = None,
     selection: tuple[int, int] | None = None,
     asking: bool = True,
+    snapshot_options: dict | None = None,
 ) -> Situation:
     """The current state, with ``source`` as a new cell after the history and the cursor in it."""
     error = cell_history.last_error()
     return Situation(
         cursor=Cursor(shell.execution_count, source, offset, selection),
         cells=tuple(history_cells(shell, asking)),
-        kernel=snapshot(),  # the shell's namespace, less what IPython itself put there (user_ns_hidden)
+        kernel=snapshot(
+            **(snapshot_options or {})
+        ),  # the shell's namespace, less what IPython itself put there (user_ns_hidden)
         last_error=error.to_dict() if error else None,
         instruction=instruction,
     )

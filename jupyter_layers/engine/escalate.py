@@ -1,0 +1,75 @@
+"""Layer 4, independent of surfaces: what escalation sends, what it costs at most, and fixes as cell diffs.
+
+The reasoning model is asked to give every changed cell whole, in ``<fix cell="N">`` blocks; those become
+per-cell diffs that a surface offers to apply (never applies by itself). The cost guard refuses a request
+whose worst case (the whole prompt plus the largest answer) exceeds the configured limit, before any call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from ..context.situation import Situation
+from ..errors import LayersError
+from ..models.messages import Request
+from ..usage import price
+from .rewrite import syntax_error
+
+FIX = re.compile(r'<fix cell="(\d+)">\n?(.*?)\n?</fix>', re.S)
+TYPICAL_ANSWER_TOKENS = 4000
+
+
+class CostTooHigh(LayersError):
+    hint = "raise c.JupyterLayers.escalate_max_cost, or narrow the question"
+
+
+@dataclass(frozen=True)
+class CellFix:
+    cell: int
+    before: str
+    after: str
+
+    @property
+    def syntax_error(self) -> str:
+        return syntax_error(self.after)
+
+
+def parse_fixes(answer: str, sources: dict[int, str]) -> list[CellFix]:
+    """The ``<fix cell="N">`` blocks of an answer, for cells that exist (the last block per cell wins)."""
+    fixes: dict[int, CellFix] = {}
+    for number, body in FIX.findall(answer):
+        cell = int(number)
+        if cell in sources:
+            fixes[cell] = CellFix(cell, sources[cell], body.strip("\n"))
+    return [fixes[cell] for cell in sorted(fixes) if fixes[cell].after != fixes[cell].before]
+
+
+def with_history(situation: Situation, exploration_transcript: str, attempts: list[str]) -> Situation:
+    """The situation with what exploration learned and what was already tried, as extra sections."""
+    notes = list(situation.notes)
+    if exploration_transcript:
+        notes.append(("exploration", exploration_transcript))
+    if attempts:
+        notes.append(("earlier_attempts", "\n\n".join(attempts)))
+    return dataclasses.replace(situation, notes=tuple(notes))
+
+
+def cost_bounds(model: str, request: Request) -> tuple[float, float]:
+    """(expected, worst case) USD of a request: input at its estimated size, output typical or at max_tokens."""
+    prices = price(model)
+    if prices is None:
+        return 0.0, 0.0
+    into, out = prices
+    prompt = request.metadata.get("estimated_tokens", 0)
+    expected = (prompt * into + min(TYPICAL_ANSWER_TOKENS, request.max_tokens or 0) * out) / 1_000_000
+    worst = (prompt * into + (request.max_tokens or 0) * out) / 1_000_000
+    return expected, worst
+
+
+def check_cost(model: str, request: Request, limit: float) -> None:
+    """Refuse before sending when the worst case could exceed the limit."""
+    _, worst = cost_bounds(model, request)
+    if worst > limit:
+        raise CostTooHigh(f"this escalation could cost up to ${worst:.2f} with {model} (limit ${limit:.2f})")
