@@ -159,7 +159,7 @@ def test_an_exploration_on_the_embedded_model_runs_to_its_end():
     pytest.importorskip("llama_cpp")
     nb = new_notebook(
         cells=[
-            new_code_cell("%load_ext jupyter_layers"),
+            new_code_cell("%load_ext jupyter_layers\n%config JupyterLayers.max_tokens = {'explore': 200}"),
             new_code_cell(PLANTED_BUG),
             new_code_cell("%explore --steps 3 --timeout 10 why is total higher than the sum of the orders?"),
             new_code_cell("print(len(orders), len(customers))"),
