@@ -157,6 +157,19 @@ def test_chdir_stays_in_the_child(sandbox, tmp_path):
     assert os.getcwd() == cwd
 
 
+def test_reading_a_file_the_user_has_open_does_not_move_the_users_position(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(100_000)))
+    with open(path) as handle, open(path, "rb", buffering=0) as raw:
+        handle.readline()
+        raw.read(10)
+        with ForkSandbox({"handle": handle, "raw": raw}) as sandbox:
+            result = sandbox.run("handle.read(); raw.read(); raw.seek(0, 2); len(handle.readlines())")
+            assert result.result == "0" and result.error is None
+        assert handle.readline() == "line 1\n" and raw.read(4) == b"e 1\n"
+        assert len(handle.readlines()) == 99_998
+
+
 def test_writes_inside_the_sandbox_folder_are_allowed_and_reading_anything_is(sandbox, world):
     result = sandbox.run(
         "import tempfile, os\n"
@@ -315,7 +328,7 @@ sandbox = ForkSandbox({})
 sandbox.run("1")
 threading.Thread(target=sandbox.run, args=("while True: pass", 100), daemon=True).start()
 time.sleep(0.3)  # the child is now busy, not waiting on its pipe
-print(sandbox.pid, flush=True)
+print(sandbox.pid, sandbox.workdir, flush=True)
 os._exit(0)  # the kernel dies without closing anything
 """
 
@@ -330,11 +343,12 @@ def test_the_child_dies_with_the_process_that_forked_it():
     import subprocess
 
     done = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True, timeout=30, cwd=ROOT)
-    pid = int(done.stdout)
+    pid, workdir = done.stdout.split()
+    Path(workdir).rmdir()  # what a killed kernel leaves behind: its sandbox's empty folder
     deadline = time.monotonic() + 5
-    while not ended(pid) and time.monotonic() < deadline:
+    while not ended(int(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert ended(pid)
+    assert ended(int(pid))
 
 
 # --- the result as the agent reads it ----------------------------------------------------------------------------

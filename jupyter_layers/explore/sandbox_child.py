@@ -15,6 +15,7 @@ import faulthandler
 import gc
 import os
 import signal
+import stat
 import sys
 import tempfile
 import traceback
@@ -64,6 +65,7 @@ def _detach(native: tuple[int, int], parent: int) -> None:
         signal.signal(number, signal.SIG_DFL)
     sys.settrace(None)  # a debugger's tracer would wait on its threads, which did not survive the fork
     sys.setprofile(None)
+    _unshare_file_positions()
     # Output written by C code goes to descriptors 1 and 2. In ipykernel those are pipes that the kernel reads
     # and forwards to the notebook, so the child gives them files of its own, which the parent reads.
     os.dup2(native[0], 1)
@@ -74,6 +76,29 @@ def _detach(native: tuple[int, int], parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(0)  # the parent died before the line above took effect
+
+
+def _unshare_file_positions() -> None:
+    """Gives each inherited regular file a position of its own.
+
+    A forked child shares each open file description, with its position, with the kernel: a scratch cell
+    reading a file object the user has open would move the user's position too. Reopening the file through
+    /proc (Linux) makes a new description at the same position, put in place of the old descriptor number.
+    """
+    if not os.path.isdir("/proc/self/fdinfo"):
+        return
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2 or not os.path.exists(f"/proc/self/fdinfo/{fd}"):
+            continue  # 0-2 are replaced below; the listing's own descriptor is gone by now
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            continue
+        with open(f"/proc/self/fdinfo/{fd}") as info:
+            flags = int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
+        fresh = os.open(f"/proc/self/fd/{fd}", flags & (os.O_ACCMODE | os.O_APPEND))
+        os.lseek(fresh, os.lseek(fd, 0, os.SEEK_CUR), os.SEEK_SET)
+        os.dup2(fresh, fd, inheritable=os.get_inheritable(fd))
+        os.close(fresh)
 
 
 def _settle(workdir: str) -> None:
