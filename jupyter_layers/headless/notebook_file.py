@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import nbformat
 from jsonschema.exceptions import best_match
@@ -52,3 +53,33 @@ def check_cell(nb: nbformat.NotebookNode, index: int, path: str) -> None:
             f"{path} has no cell {index} (it has {len(nb.cells)} cells, numbered from 0)",
             "cells are numbered from 0 in notebook order",
         )
+
+
+def output_path(path: str, output: str | None, in_place: bool) -> str | None:
+    """Where a subcommand writes: ``-o OUT``, the input itself only with ``--in-place``, else nowhere.
+
+    The input notebook is never modified unless the user says so.
+    """
+    if output and in_place:
+        raise NotebookError("give -o OUT or --in-place, not both", "the input is only rewritten with --in-place")
+    if in_place:
+        return path
+    if output and os.path.abspath(output) == os.path.abspath(path):
+        raise NotebookError("-o names the input notebook", "use --in-place to rewrite the input")
+    return output
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: str) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename, so a crash or Ctrl-C never leaves a
+    partial notebook (the rename either happened or it did not)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".jupyter-layers-", suffix=".ipynb", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            nbformat.write(nb, file)
+        if os.path.exists(path):
+            os.chmod(temporary, os.stat(path).st_mode & 0o777)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
