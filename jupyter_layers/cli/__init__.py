@@ -20,6 +20,17 @@ class LayersApp(JupyterApp):
             "jupyter_layers.cli.prompt.PromptApp",
             "Print exactly the request a layer would send for a cell of a notebook (nothing is sent).",
         ),
+        "run": ("jupyter_layers.cli.run.RunApp", "Execute a notebook headless (magics work); write the result."),
+        "clean": ("jupyter_layers.cli.clean.CleanApp", "Remove every scratch cell (tag jupyter-layers-scratch)."),
+        "explore": (
+            "jupyter_layers.cli.explore.ExploreApp",
+            "Execute a notebook, explore a question against its live kernel, write scratch cells and findings.",
+        ),
+        "rewrite": ("jupyter_layers.cli.rewrite.RewriteApp", "Rewrite a cell by an instruction; print the diff."),
+        "escalate": (
+            "jupyter_layers.cli.escalate.EscalateApp",
+            "Execute a notebook and escalate with the whole picture; print the answer and per-cell diffs.",
+        ),
     }
 
     def start(self) -> None:
