@@ -41,3 +41,16 @@ def fake(model_server):
     model_server.reset()
     yield model_server
     model_server.reset()
+
+
+@pytest.fixture
+def kernel(fake, monkeypatch):
+    """A real ipykernel with jupyter_layers loaded, talking to the fake server, with no retries (faults show)."""
+    from tests.kernels import Kernel
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    running = Kernel()
+    running.run("%config JupyterLayers.max_retries = 0")
+    yield running
+    running.close()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from tests.conftest import API_KEY
 from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
-from tests.kernels import Kernel
 from tests.test_explore import FINISH, PLANTED_BUG
 
 FAILING = (
@@ -28,16 +26,6 @@ def answer(cell: int) -> str:
         'report = orders.merge(customers, on="customer_id", validate="many_to_one")\n'
         'total = report["amount"].sum()\n</fix>'
     )
-
-
-@pytest.fixture
-def kernel(fake, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    running = Kernel()
-    running.run("%config JupyterLayers.max_retries = 0")
-    yield running
-    running.close()
 
 
 def blocks_of(request) -> list[str]:

@@ -8,9 +8,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests.conftest import API_KEY
 from tests.fakes.model_server import Text, ToolUse, Turn
-from tests.kernels import Kernel
 
 PLANTED_BUG = """
 import pandas as pd
@@ -32,14 +30,10 @@ FINISH = ToolUse(
 
 
 @pytest.fixture
-def kernel(fake, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    running = Kernel()
-    running.run("%config JupyterLayers.max_retries = 0")
-    running.run(PLANTED_BUG)
-    yield running
-    running.close()
+def kernel(kernel):
+    """The shared kernel (tests/conftest.py), holding the planted bug."""
+    kernel.run(PLANTED_BUG)
+    return kernel
 
 
 def displays(execution) -> dict[str, dict]:

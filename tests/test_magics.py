@@ -14,7 +14,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from tests.conftest import API_KEY
 from tests.fakes.model_server import Fault, Text, Turn
-from tests.kernels import Kernel
 
 SECRET = "sk-ant-api03-" + "Kq7Lm2Np9Rs4Tv6Wx8Yz" * 4 + "-ZZZZZZ"
 SETUP = f"""
@@ -22,16 +21,6 @@ import pandas as pd
 sales = pd.DataFrame({{"region": ["north", "south"], "price": [9.5, 12.0]}})
 anthropic_key = "{SECRET}"
 """
-
-
-@pytest.fixture
-def kernel(fake, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    running = Kernel()
-    running.run("%config JupyterLayers.max_retries = 0")
-    yield running
-    running.close()
 
 
 def sent_text(request) -> str:
