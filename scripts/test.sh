@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,test]'
+.venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,demo,test]'
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 exec python -m pytest "$@"

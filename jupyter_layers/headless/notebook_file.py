@@ -77,9 +77,15 @@ def write_notebook(nb: nbformat.NotebookNode, path: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             nbformat.write(nb, file)
-        if os.path.exists(path):
-            os.chmod(temporary, os.stat(path).st_mode & 0o777)
+        # mkstemp makes the file private (0600); the notebook keeps its mode, or gets the usual one if new
+        os.chmod(temporary, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1012,6 +1012,7 @@ def _parse_json(raw: bytes) -> Any:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = 256  # a burst of concurrent streams (the server tests open 50) must not be refused
     daemon_threads = True
     fake: FakeModelServer
 

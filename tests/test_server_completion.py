@@ -1,0 +1,153 @@
+"""The server's completion WebSocket with a real kernel and the fake Anthropic server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.conftest import API_KEY
+from tests.fakes.model_server import Text, Turn
+
+
+@pytest.fixture
+def jp_server_config(fake):
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_layers": True}, "allow_unauthenticated_access": False},
+        "JupyterLayers": {
+            "provider": "anthropic",
+            "anthropic_api_key": API_KEY,
+            "anthropic_base_url": fake.url,
+            "max_retries": 0,
+        },
+    }
+
+
+CELLS = [
+    {"cell_type": "markdown", "source": "# Sales"},
+    {"cell_type": "code", "source": "import pandas as pd\nsales = pd.read_csv('sales.csv')", "execution_count": 1},
+    {"cell_type": "code", "source": "totals = sales.groupby('region')['pr"},
+]
+
+
+def complete(ws_id: str, stream: str = "editor-1", kernel_id: str | None = None, cells=CELLS) -> str:
+    message = {"type": "complete", "id": ws_id, "stream": stream, "cells": cells, "cell": len(cells) - 1}
+    if kernel_id:
+        message["kernel_id"] = kernel_id
+    return json.dumps(message)
+
+
+async def read_until_done(ws, request_id: str, timeout: float = 20) -> list[dict]:
+    received = []
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.read_message(), timeout))
+        if message["id"] != request_id:
+            continue
+        received.append(message)
+        if message["type"] == "error" or message["done"]:
+            return received
+
+
+async def start_kernel(jp_fetch, jp_serverapp, code: str) -> str:
+    kernel_id = json.loads((await jp_fetch("api", "kernels", method="POST", body="{}")).body)["id"]
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=60)
+    reply = await client.execute_interactive(code, timeout=60)
+    assert reply["content"]["status"] == "ok"
+    client.stop_channels()
+    return kernel_id
+
+
+async def test_streams_cumulative_cleaned_text_with_the_kernel_state(jp_fetch, jp_ws_fetch, jp_serverapp, fake):
+    kernel_id = await start_kernel(
+        jp_fetch, jp_serverapp, "import pandas as pd\nsales = pd.DataFrame({'region': ['n'], 'price': [1.5]})"
+    )
+    fake.script(Turn([Text("```python\nice'].sum()\n```")], chunk_chars=3, token_delay=0.01))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(complete("r1", kernel_id=kernel_id))
+    received = await read_until_done(ws, "r1")
+    texts = [m["text"] for m in received]
+    assert len(texts) >= 3 and texts[-1] == "ice'].sum()" and received[-1]["done"] is True
+    sent = json.dumps(fake.requests[-1].body, ensure_ascii=False)
+    assert "sales: DataFrame 1 row × 2 columns" in sent and "float64: price" in sent  # the live kernel's state
+    assert "groupby('region')['pr<CURSOR>" in sent
+    ws.close()
+
+
+async def test_a_superseded_request_has_its_model_stream_closed(jp_ws_fetch, fake):
+    fake.script(Turn([Text("slow " * 200)], chunk_chars=5, token_delay=0.02), Turn([Text("fast")]))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(complete("first"))
+    first = json.loads(await asyncio.wait_for(ws.read_message(), 10))
+    assert first["id"] == "first" and not first["done"]
+    ws.write_message(complete("second"))
+    received = await read_until_done(ws, "second")
+    assert received[-1]["text"] == "fast"
+    assert fake.wait_for_requests(2)
+    deadline = time.monotonic() + 5
+    while not fake.requests[0].client_disconnected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert fake.requests[0].client_disconnected
+    ws.close()
+
+
+async def test_fifty_concurrent_streams_from_several_notebooks(jp_ws_fetch, fake):
+    fake.respond_with(lambda request: Turn([Text("x" * 40)], chunk_chars=8, token_delay=0.005))
+    sockets = [await jp_ws_fetch("jupyter-layers", "ws") for _ in range(5)]
+    for n in range(50):
+        sockets[n % 5].write_message(complete(f"r{n}", stream=f"editor-{n}"))
+
+    async def finished(ws, ids):
+        done = set()
+        while done != ids:
+            message = json.loads(await asyncio.wait_for(ws.read_message(), 30))
+            assert message["type"] == "stream", message
+            if message["done"]:
+                assert message["text"] == "x" * 40
+                done.add(message["id"])
+        return done
+
+    results = await asyncio.gather(
+        *(finished(ws, {f"r{n}" for n in range(50) if n % 5 == i}) for i, ws in enumerate(sockets))
+    )
+    assert sum(len(r) for r in results) == 50
+    for ws in sockets:
+        ws.close()
+
+
+async def test_a_busy_kernel_is_not_waited_for(jp_fetch, jp_ws_fetch, jp_serverapp, fake):
+    kernel_id = await start_kernel(jp_fetch, jp_serverapp, "ready = 1")
+    fake.respond_with(lambda request: Turn([Text("1")]))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(complete("warm", kernel_id=kernel_id))
+    await read_until_done(ws, "warm")  # caches the context
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    client.execute("import time; time.sleep(8)")
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    ws.write_message(complete("while-busy", kernel_id=kernel_id))
+    received = await read_until_done(ws, "while-busy")
+    assert received[-1]["done"] and time.monotonic() - started < 3
+    assert "ready: 1" in json.dumps(fake.requests[-1].body)  # the cached context was used
+    client.stop_channels()
+    ws.close()
+
+
+async def test_errors_are_one_message(jp_ws_fetch, fake):
+    fake.script(Turn([Text("partial")], chunk_chars=2, error_after=1))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(complete("broken"))
+    received = await read_until_done(ws, "broken")
+    assert received[-1]["type"] == "error" and "broke off" in received[-1]["message"]
+    ws.close()
+
+
+async def test_unauthenticated_sockets_are_refused(jp_ws_fetch):
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_ws_fetch("jupyter-layers", "ws", headers={"Authorization": ""})
+    assert caught.value.code == 403
