@@ -1,0 +1,125 @@
+"""`jupyter layers escalate`: run the whole notebook, then ask the reasoning model with the whole picture.
+
+A failing cell is the point, so execution goes on past errors. The kernel is shut down before the model call
+(the answer needs its context, not the kernel). Cells are numbered by notebook index in the prompt, so the
+``<fix cell="N">`` blocks name notebook cells; ``--apply`` writes those cells and nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+
+from traitlets import Bool, Float, Unicode
+
+from ..context.notebook import is_scratch
+from ..engine.escalate import check_cost, parse_fixes, with_history
+from ..engine.rewrite import unified_diff
+from ..errors import ConfigError
+from ..headless.kernel_session import KernelSession
+from ..headless.notebook_file import NotebookError, read_notebook, write_notebook
+from ..headless.situation import focus_names, situation_from_notebook
+from ..headless.terminal_run import TerminalRun, error_line
+from ..models.router import Router
+from ..prompts import build_request
+from .base import LayersSubcommand
+from .explore import CancellableSubcommand, as_new_cell, in_place_flag
+from .rewrite import apply_source, now, writing_target
+
+USAGE = 'jupyter layers escalate NOTEBOOK [--question "why is X?"] [--apply -o OUT | --apply --in-place]'
+DEFAULT_QUESTION = "Why does the last error happen, and how do I fix it?"  # as %escalate asks
+SNAPSHOT_BUDGET_MS = 300  # as %escalate: a larger snapshot is worth it for the most expensive layer
+
+
+def failing_cell(nb) -> int:
+    """The cursor: the last cell that raised (the problem), else the last code cell."""
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and not is_scratch(cell)]
+    failed = [i for i in code if any(o.output_type == "error" for o in nb.cells[i].get("outputs", []))]
+    return (failed or code or [len(nb.cells) - 1])[-1]
+
+
+class EscalateApp(CancellableSubcommand):
+    name = "jupyter-layers-escalate"
+    description = f"Execute a notebook and escalate with the whole picture. Usage: {USAGE}"
+
+    question = Unicode("", help="What to ask (default: why the last error happens).").tag(config=True)
+    apply = Bool(False, help="Write the fixed cells (needs -o OUT or --in-place).").tag(config=True)
+    output = Unicode("", help="Write the notebook with the fixed cells here.").tag(config=True)
+    in_place = Bool(False, help="Write into the input notebook itself.").tag(config=True)
+    model = Unicode("", help="Reasoning model for this call.").tag(config=True)
+    max_cost = Float(0.0, help="Refuse if the worst case could cost more, USD (default: escalate_max_cost).").tag(
+        config=True
+    )
+
+    aliases = {
+        **LayersSubcommand.aliases,
+        "question": "EscalateApp.question",
+        ("o", "output"): "EscalateApp.output",
+        ("m", "model"): "EscalateApp.model",
+        "max-cost": "EscalateApp.max_cost",
+    }
+    flags = {
+        **LayersSubcommand.flags,
+        **in_place_flag("EscalateApp"),
+        "apply": ({"EscalateApp": {"apply": True}}, "Write the fixed cells (with -o OUT or --in-place)."),
+    }
+
+    def run(self) -> None:
+        if len(self.extra_args) != 1:
+            raise ConfigError("give exactly one notebook", USAGE)
+        path = self.extra_args[0]
+        nb = read_notebook(path)
+        if not nb.cells:
+            raise NotebookError(f"{path} has no cells")
+        target = writing_target(path, self.output, self.in_place, self.apply)
+        config = self.layers_config()
+        router = Router(config)
+        route = router.route("escalate", self.model)
+        notice = router.offline_notice()
+        if notice and not self.json_output:
+            print(notice, file=sys.stderr)
+        executed = copy.deepcopy(nb)  # outputs land here; --apply writes the input with only the fixed cells
+        with KernelSession(executed, os.path.dirname(os.path.abspath(path))) as kernel:
+            kernel.execute_upto(len(executed.cells))
+            cursor = failing_cell(executed)
+            context = kernel.context(focus_names(executed.cells[cursor].source), SNAPSHOT_BUDGET_MS)
+        if not self.question and context["last_error"] is None:
+            raise ConfigError("nothing to escalate: the notebook runs without an error", USAGE)
+        question = self.question or DEFAULT_QUESTION
+        situation = situation_from_notebook(executed, cursor, path=path, kernel_context=context, instruction=question)
+        situation = with_history(as_new_cell(situation, executed), "", [])
+        request = route.prepare(build_request("escalate", situation, config.layer_budget("escalate")))
+        check_cost(route.model, request, self.max_cost or config.escalate_max_cost)
+        stop = TerminalRun(route, "escalate", out=sys.stdout, quiet=self.json_output)(request)
+        if stop is None:
+            self.exit(1)
+        answer = stop.message.text
+        sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_scratch(c)}
+        fixes = parse_fixes(answer, sources)
+        applied = []
+        if target:
+            provenance = {"layer": "escalate", "question": question, "model": route.label, "time": now()}
+            for fix in fixes:
+                if fix.syntax_error:
+                    error_line("escalate", f"the fix for cell {fix.cell} does not parse ({fix.syntax_error}); skipped")
+                    continue
+                apply_source(nb.cells[fix.cell], fix.after, {**provenance, "cell": fix.cell})
+                applied.append(fix.cell)
+            if applied:
+                write_notebook(nb, target)
+        diffs = [{"cell": fix.cell, "diff": unified_diff(fix.before, fix.after, f"cell {fix.cell}")} for fix in fixes]
+        if self.json_output:
+            result = {"answer": answer, "fixes": diffs, "applied": applied, "output": target if applied else None}
+            print(json.dumps(result, indent=1, ensure_ascii=False))
+            return
+        for diff in diffs:
+            print(f"\n{diff['diff']}", end="")
+        if target:
+            print(
+                f"wrote {target} (cells {', '.join(map(str, applied))} fixed)" if applied else "nothing written",
+                file=sys.stderr,
+            )
+        elif fixes:
+            print("nothing written: give --apply with -o OUT or --in-place to apply the fixes", file=sys.stderr)

@@ -1,0 +1,215 @@
+"""`jupyter layers explore`: run a notebook, explore a question against its live kernel, keep the steps as cells.
+
+The agent and the model calls run here; scratch code runs in the kernel's sandbox (a fork of its state), so
+the steps see exactly what the notebook built and change none of it. Each step becomes a tagged scratch cell
+after the last executed cell (``jupyter layers clean`` removes them), the findings a markdown cell that stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import sys
+
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
+from traitlets import Bool, Float, Int, Unicode
+
+from ..context.notebook import SCRATCH_TAG
+from ..context.situation import Cursor, Situation
+from ..errors import ConfigError
+from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
+from ..headless.kernel_session import KernelSession
+from ..headless.notebook_file import NotebookError, output_path, read_notebook, write_notebook
+from ..headless.situation import focus_names, situation_from_notebook
+from ..headless.terminal_run import TerminalRun, error_line
+from ..models.router import Router
+from ..prompts import build_request
+from .base import LayersSubcommand
+
+USAGE = 'jupyter layers explore NOTEBOOK "why is total too high?" [--upto N] [-o OUT | --in-place] [--clean]'
+
+
+def in_place_flag(app: str) -> dict:
+    """The --in-place flag every writing subcommand shares (with ``-o/--output``)."""
+    return {"in-place": ({app: {"in_place": True}}, "Write the result into the input notebook itself.")}
+
+
+def as_new_cell(situation: Situation, nb) -> Situation:
+    """The situation with the cursor in a new, empty cell after the notebook, as the magics ask from a new cell.
+
+    Explore and escalate prompts show only the *other* cells: with the cursor on a real cell, that cell (the
+    one that failed, say) would be missing from the prompt.
+    """
+    return dataclasses.replace(situation, cursor=Cursor(len(nb.cells), ""))
+
+
+def positionals_first(argv: list[str], takes_value: set[str]) -> list[str]:
+    """``argv`` with the positional words (notebook, question, instruction) moved before the options.
+
+    argparse, under traitlets, collects positionals only up to the first option, so ``NB --cell 2 "use sum"``
+    would fail; ``takes_value`` names the options whose next word is their value, not a positional.
+    """
+    positionals, options = [], []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            positionals += list(words)
+        elif word.startswith("-") and len(word) > 1:
+            options.append(word)
+            name = word.lstrip("-")
+            if "=" not in name and (name in takes_value or "." in name):
+                options += list(itertools.islice(words, 1))
+        else:
+            positionals.append(word)
+    return positionals + options
+
+
+class CancellableSubcommand(LayersSubcommand):
+    """What the headless layer commands share: positionals anywhere on the line, and Ctrl-C as one line and
+    exit 130 (the kernel was shut down on the way out, no file was written)."""
+
+    def parse_command_line(self, argv=None) -> None:
+        argv = sys.argv[1:] if argv is None else argv
+        names = {name for key in self.aliases for name in ((key,) if isinstance(key, str) else key)}
+        super().parse_command_line(positionals_first(list(argv), names))
+
+    def start(self) -> None:
+        try:
+            super().start()
+        except KeyboardInterrupt:
+            error_line(self.name.removeprefix("jupyter-layers-"), "cancelled; nothing was written")
+            self.exit(130)
+
+
+class ExploreApp(CancellableSubcommand):
+    name = "jupyter-layers-explore"
+    description = f"Execute a notebook, explore a question against its live kernel. Usage: {USAGE}"
+
+    upto = Int(-1, help="Execute cells 0..N-1 first (default: all cells).").tag(config=True)
+    output = Unicode("", help="Write the notebook with the scratch cells and findings here.").tag(config=True)
+    in_place = Bool(False, help="Write into the input notebook itself.").tag(config=True)
+    clean = Bool(False, help="Write only the findings, no scratch cells.").tag(config=True)
+    steps = Int(0, help="Most model turns (default: JupyterLayers.explore_max_steps).").tag(config=True)
+    timeout = Float(0.0, help="Seconds per scratch cell (default: JupyterLayers.explore_step_timeout).").tag(
+        config=True
+    )
+    live = Bool(False, help="Run scratch cells in the live namespace instead of a fork.").tag(config=True)
+    model = Unicode("", help="Model for this exploration (e.g. claude-sonnet-5-5, openai:llama3).").tag(config=True)
+
+    aliases = {
+        **LayersSubcommand.aliases,
+        ("o", "output"): "ExploreApp.output",
+        "upto": "ExploreApp.upto",
+        "steps": "ExploreApp.steps",
+        "timeout": "ExploreApp.timeout",
+        ("m", "model"): "ExploreApp.model",
+    }
+    flags = {
+        **LayersSubcommand.flags,
+        **in_place_flag("ExploreApp"),
+        "clean": ({"ExploreApp": {"clean": True}}, "Keep the findings, write no scratch cells."),
+        "live": ({"ExploreApp": {"live": True}}, "Scratch cells run in the live namespace (no fork)."),
+    }
+
+    def run(self) -> None:
+        if not self.extra_args:
+            raise ConfigError("give a notebook and a question", USAGE)
+        path, question = self.extra_args[0], " ".join(self.extra_args[1:]).strip()
+        nb = read_notebook(path)
+        target = output_path(path, self.output or None, self.in_place)
+        upto = len(nb.cells) if self.upto < 0 else self.upto
+        if not nb.cells or upto > len(nb.cells):
+            raise NotebookError(f"{path} has {len(nb.cells)} cells: --upto {upto} is outside it")
+        config = self.layers_config()
+        router = Router(config)
+        route = router.route("explore", self.model)
+        self.say(router.offline_notice())
+        limits = Limits(
+            self.steps or config.explore_max_steps,
+            self.timeout or config.explore_step_timeout,
+            config.explore_token_budget,
+        )
+        with KernelSession(nb, os.path.dirname(os.path.abspath(path))) as kernel:
+            last = kernel.execute_upto(upto)
+            cursor = last if last is not None else 0
+            context = kernel.context(focus_names(nb.cells[cursor].source))
+            if not question and context["last_error"] is None:
+                raise ConfigError("ask a question (there is no error to explore)", USAGE)
+            question = question or "Why did the last error happen?"
+            situation = as_new_cell(
+                situation_from_notebook(nb, cursor, path=path, kernel_context=context, instruction=question), nb
+            )
+            request = route.prepare(build_request("explore", situation, config.layer_budget("explore")))
+            exploration = Exploration(question)
+            model_run = TerminalRun(
+                route,
+                "explore",
+                quiet=self.json_output,
+                on_usage=lambda usage: agent.count(usage.input_tokens + usage.output_tokens),
+            )
+            with kernel.workspace(exploration.id, live=self.live) as workspace:
+                self.say(workspace.warning)
+                agent = Agent(route, workspace, model_run, limits, self.show)
+                result = agent.explore(request, exploration)
+        if result is None:  # the model call failed or was cancelled: already said on stderr
+            self.exit(1)
+        self.record(nb, exploration, 0 if last is None else last + 1)
+        if target:
+            write_notebook(nb, target)
+        self.report(exploration, target)
+
+    def record(self, nb, exploration: Exploration, at: int) -> None:
+        """Scratch cells (unless --clean), then the findings, inserted at ``at`` in step order."""
+        cells = [] if self.clean else [scratch_cell(exploration, step) for step in exploration.steps]
+        findings = new_markdown_cell(
+            exploration.findings.markdown(),
+            metadata={"jupyter_layers": {"exploration": exploration.id, "findings": True}},
+        )
+        nb.cells[at:at] = [*cells, findings]
+
+    def report(self, exploration: Exploration, target: str | None) -> None:
+        findings = exploration.findings
+        if self.json_output:
+            result = {
+                "question": exploration.question,
+                "findings": {
+                    "answer": findings.answer,
+                    "evidence": list(findings.evidence),
+                    "fix": findings.fix,
+                    "complete": findings.complete,
+                },
+                "steps": [
+                    {"code": s.code, "error": s.result.error, "timed_out": s.result.timed_out}
+                    for s in exploration.steps
+                ],
+                "output": target,
+            }
+            print(json.dumps(result, indent=1, ensure_ascii=False))
+            return
+        print(findings.markdown())
+        self.say(f"wrote {target}" if target else "nothing written: give -o OUT or --in-place to keep the cells")
+
+    def show(self, event) -> None:
+        """Progress on stderr: each step's code and output, each other tool's first line."""
+        if isinstance(event, StepStarted):
+            self.say(f"── scratch step {event.number} ──\n{event.code}")
+        elif isinstance(event, StepFinished):
+            self.say(f"── output ──\n{event.step.result.as_text(2000)}")
+        elif isinstance(event, ToolUsed):
+            self.say(f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}")
+
+    def say(self, text: str | None) -> None:
+        if text and not self.json_output:
+            print(text, file=sys.stderr)
+
+
+def scratch_cell(exploration: Exploration, step) -> dict:
+    """One step as a code cell whose output is what the agent read, tagged so `clean` can remove it."""
+    cell = new_code_cell(
+        step.code,
+        metadata={"tags": [SCRATCH_TAG], "jupyter_layers": {"exploration": exploration.id, "step": step.number}},
+    )
+    cell.outputs = [new_output("stream", name="stdout", text=step.result.as_text())]
+    return cell

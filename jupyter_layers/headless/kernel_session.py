@@ -1,0 +1,150 @@
+"""A live kernel for one notebook, driven from the command line: the cells run, then the layers ask it things.
+
+nbclient is async; the agent and the model streams are sync. The session therefore owns a private event loop
+and runs each kernel request to completion on it (``run_until_complete``), on the caller's thread. Model streams
+iterate on their own background loop (``models/stream.py``), so the two never share a loop. Everything the CLI
+asks of the kernel goes through silent ``user_expressions`` requests (no output, no history, no execution
+count), the same channel the server uses: ``kernel/remote.py`` for the context, ``explore/remote.py`` for the
+exploration sandbox. Leaving the session shuts the kernel down, at once after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+
+import nbformat
+from nbclient import NotebookClient
+
+from ..context.notebook import cell_views, is_scratch
+from ..errors import LayersError
+from ..explore import remote as explore_remote
+from ..explore.sandbox import StepResult
+from ..kernel import remote as kernel_remote
+
+REQUEST_TIMEOUT = 60.0  # seconds for a context or variable request
+STEP_MARGIN = 30.0  # beyond the step timeout: the sandbox kills a step itself, this only guards a stuck kernel
+WORKSPACE = "__import__('jupyter_layers.explore.kernel_workspace', fromlist=['x']).KernelWorkspace(get_ipython(), None)"
+
+
+class KernelRequestError(LayersError):
+    hint = "is jupyter_layers installed in the notebook's kernel environment?"
+
+
+class KernelSession:
+    """``with KernelSession(nb, folder) as kernel: kernel.execute_upto(n); kernel.context(focus)``."""
+
+    def __init__(self, nb: nbformat.NotebookNode, folder: str, cell_timeout: float = 600.0):
+        self.nb = nb
+        self.loop = asyncio.new_event_loop()
+        self.client = NotebookClient(
+            nb,
+            timeout=cell_timeout,
+            allow_errors=True,
+            kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+            resources={"metadata": {"path": folder}},
+        )
+
+    def __enter__(self) -> KernelSession:
+        # Not nbclient's async_setup_kernel: it installs a SIGINT handler that would swallow Ctrl-C.
+        self.client.km = self.client.create_kernel_manager()
+        try:
+            self._wait(self.client.async_start_new_kernel())
+            self._wait(self.client.async_start_new_kernel_client())
+            self._wait(
+                self.client.kc.execute_interactive(
+                    "%load_ext jupyter_layers", silent=True, store_history=False, timeout=REQUEST_TIMEOUT
+                )
+            )
+        except BaseException:
+            self.shutdown(now=True)
+            raise
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self.shutdown(now=kind is not None and issubclass(kind, KeyboardInterrupt))
+
+    def shutdown(self, now: bool) -> None:
+        """Stop the kernel; after Ctrl-C at once (a busy kernel would not answer a graceful request soon)."""
+        if self.client.km is not None:
+            self.client.shutdown_kernel = "immediate" if now else "graceful"
+            self._wait(self.client._async_cleanup_kernel())
+        self.loop.close()
+
+    def _wait(self, coroutine):
+        return self.loop.run_until_complete(coroutine)
+
+    def execute_upto(self, upto: int) -> int | None:
+        """Run code cells ``0..upto-1`` (not scratch cells); errors do not stop the run, outputs land in the
+        notebook. Returns the index of the last cell run, or None when none was."""
+        last = None
+        for index in range(upto):
+            cell = self.nb.cells[index]
+            if cell.cell_type == "code" and not is_scratch(cell):
+                self._wait(self.client.async_execute_cell(cell, index))
+                last = index
+        return last
+
+    def evaluate(self, expression: str, timeout: float = REQUEST_TIMEOUT) -> str:
+        """The str an expression returns in the kernel, through a silent user_expressions request."""
+        reply = self._wait(
+            self.client.kc.execute_interactive(
+                "",
+                silent=True,
+                store_history=False,
+                user_expressions={"value": expression},
+                timeout=timeout,
+                output_hook=lambda message: None,
+            )
+        )
+        result = reply["content"]["user_expressions"]["value"]
+        if result["status"] != "ok":
+            raise KernelRequestError(f"the kernel could not answer: {result.get('ename')}: {result.get('evalue')}")
+        return ast.literal_eval(result["data"]["text/plain"])
+
+    def context(self, focus: tuple[str, ...] = (), budget_ms: float | None = None) -> dict:
+        """The kernel context (snapshot and last error), as ``execute_upto`` in headless/situation.py fetches it."""
+        return json.loads(self.evaluate(kernel_remote.expression(focus, budget_ms)))
+
+    def workspace(self, exploration_id: str, live: bool = False) -> NotebookWorkspace:
+        return NotebookWorkspace(self, exploration_id, live)
+
+
+class NotebookWorkspace:
+    """The agent's tools against the session's kernel: scratch cells in a sandbox registered under the
+    exploration's id (opened on entry, closed on exit), state read by the kernel's own workspace, cells read
+    from the notebook document (with outputs, notebook indices) rather than the kernel's input history."""
+
+    def __init__(self, session: KernelSession, exploration_id: str, live: bool = False):
+        self.session, self.id, self.live = session, exploration_id, live
+        self.warning = ""
+
+    def __enter__(self) -> NotebookWorkspace:
+        opened = json.loads(self.session.evaluate(explore_remote.expression("open_json", self.id, self.live)))
+        self.warning = opened["warning"] or ""
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None or not issubclass(kind, KeyboardInterrupt):  # after Ctrl-C the kernel is shut down instead
+            self.session.evaluate(explore_remote.expression("close_json", self.id))
+
+    def run(self, code: str, timeout: float) -> StepResult:
+        reply = self.session.evaluate(
+            explore_remote.expression("run_json", self.id, code, timeout), timeout + STEP_MARGIN
+        )
+        return StepResult.from_dict(json.loads(reply))
+
+    def variables(self) -> str:
+        return self.session.evaluate(f"{WORKSPACE}.variables()")
+
+    def inspect(self, name: str) -> str:
+        return self.session.evaluate(f"{WORKSPACE}.inspect({name!r})")
+
+    def cells(self, indices: list[int]) -> str:
+        views = {view.index: view for view in cell_views(self.session.nb)}
+        shown = [views[i].render() if i in views else f"# there is no cell {i}" for i in indices]
+        return "\n\n".join(shown) or "no cells asked for"
+
+    def last_error(self) -> str:
+        return self.session.evaluate(f"{WORKSPACE}.last_error()")
