@@ -23,41 +23,24 @@ class KernelContexts:
         self.kernel_manager = kernel_manager
         self.log = log
         self.cached: dict[str, dict] = {}
-        self.clients: dict[str, object] = {}
-
-    def client(self, kernel_id: str):
-        """One shell-only client per kernel: no IOPub subscription, so nothing queues up unread."""
-        if kernel_id not in self.clients:
-            client = self.kernel_manager.get_kernel(kernel_id).client()
-            client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
-            self.clients[kernel_id] = client
-        return self.clients[kernel_id]
 
     async def get(self, kernel_id: str | None, focus: tuple[str, ...] = ()) -> dict | None:
         """The kernel's context, fresh if the kernel is idle, else the last one (None if there is none yet)."""
         if not kernel_id or kernel_id not in self.kernel_manager:
             return None
-        if getattr(self.kernel_manager.get_kernel(kernel_id), "execution_state", "idle") == "busy":
+        kernel = self.kernel_manager.get_kernel(kernel_id)
+        if getattr(kernel, "execution_state", "idle") == "busy":
             return self.cached.get(kernel_id)
-        client = self.client(kernel_id)
-        msg_id = client.execute(
-            "",
-            silent=True,
-            store_history=False,
-            allow_stdin=False,
-            user_expressions={"ctx": remote.expression(focus)},
-        )
-        deadline = time.monotonic() + (FETCH_TIMEOUT if kernel_id in self.cached else FIRST_FETCH_TIMEOUT)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return self.cached.get(kernel_id)
-            try:
-                reply = await asyncio.wait_for(client.get_shell_msg(), remaining)
-            except asyncio.TimeoutError:
-                return self.cached.get(kernel_id)
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
+        # A short-lived, shell-only client: no IOPub backlog, and no socket left open when the server stops
+        # (a module-style server extension gets no shutdown hook to close long-lived ones).
+        client = kernel.client()
+        client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        try:
+            reply = await self.fetch(client, kernel_id, focus)
+        finally:
+            client.stop_channels()
+        if reply is None:
+            return self.cached.get(kernel_id)
         result = reply["content"].get("user_expressions", {}).get("ctx", {})
         if result.get("status") != "ok":
             self.log.warning("jupyter_layers: kernel %s gave no context: %s", kernel_id, result.get("evalue"))
@@ -65,7 +48,17 @@ class KernelContexts:
         self.cached[kernel_id] = json.loads(ast.literal_eval(result["data"]["text/plain"]))
         return self.cached[kernel_id]
 
-    def close(self) -> None:
-        for client in self.clients.values():
-            client.stop_channels()
-        self.clients.clear()
+    async def fetch(self, client, kernel_id: str, focus: tuple[str, ...]) -> dict | None:
+        """The reply to one silent user_expressions request, or None when it does not come in time."""
+        msg_id = client.execute(
+            "", silent=True, store_history=False, allow_stdin=False, user_expressions={"ctx": remote.expression(focus)}
+        )
+        deadline = time.monotonic() + (FETCH_TIMEOUT if kernel_id in self.cached else FIRST_FETCH_TIMEOUT)
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                reply = await asyncio.wait_for(client.get_shell_msg(), remaining)
+            except asyncio.TimeoutError:
+                return None
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
+        return None
