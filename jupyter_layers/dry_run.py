@@ -16,7 +16,7 @@ def plan(
 ) -> tuple[Route, Request]:
     """The route and the fully prepared request a layer would send for this situation."""
     route = (router or Router(config)).route(layer)
-    return route, route.prepare(build_request(layer, situation, config.layer_budget(layer)))
+    return route, route.prepare(build_request(layer, situation, route.prompt_budget(config.layer_budget(layer))))
 
 
 def describe(route: Route, request: Request) -> dict:

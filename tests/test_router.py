@@ -156,3 +156,20 @@ def test_too_many_cache_breakpoints_are_refused_before_sending(fake):
     with pytest.raises(errors.BadRequest, match="at most 4"):
         route.stream(request).final()
     assert fake.requests == []
+
+
+def test_the_embedded_models_small_context_bounds_answers_and_prompts():
+    pytest.importorskip("llama_cpp")
+    r = router(provider="embedded", embedded_context=8192)
+    explore = r.route("explore")
+    assert (explore.max_tokens, explore.context_window) == (4096, 8192)
+    assert explore.prompt_budget(50_000) == 8192 - 4096 - 128  # prompt and answer fit the window together
+    escalate = r.route("escalate")
+    assert escalate.max_tokens == 4096  # 32,000 would not fit
+    assert r.route("complete").prompt_budget(2000) == 2000
+
+
+def test_api_models_keep_the_configured_budget(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    route = router().route("explore")
+    assert route.context_window is None and route.prompt_budget(50_000) == 50_000

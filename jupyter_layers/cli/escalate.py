@@ -90,7 +90,9 @@ class EscalateApp(CancellableSubcommand):
         question = self.question or DEFAULT_QUESTION
         situation = situation_from_notebook(executed, cursor, path=path, kernel_context=context, instruction=question)
         situation = with_history(as_new_cell(situation, executed), "", [])
-        request = route.prepare(build_request("escalate", situation, config.layer_budget("escalate")))
+        request = route.prepare(
+            build_request("escalate", situation, route.prompt_budget(config.layer_budget("escalate")))
+        )
         check_cost(route.model, request, self.max_cost or config.escalate_max_cost)
         stop = TerminalRun(route, "escalate", out=sys.stdout, quiet=self.json_output)(request)
         if stop is None:

@@ -141,7 +141,9 @@ class ExploreApp(CancellableSubcommand):
             situation = as_new_cell(
                 situation_from_notebook(nb, cursor, path=path, kernel_context=context, instruction=question), nb
             )
-            request = route.prepare(build_request("explore", situation, config.layer_budget("explore")))
+            request = route.prepare(
+                build_request("explore", situation, route.prompt_budget(config.layer_budget("explore")))
+            )
             exploration = Exploration(question)
             model_run = TerminalRun(
                 route,

@@ -65,8 +65,8 @@ def syntax_error(source: str) -> str:
     return ""
 
 
-def rewrite_request(situation: Situation, config: JupyterLayers) -> Request:
-    return build_request("edit", situation, config.layer_budget("edit"))
+def rewrite_request(situation: Situation, config: JupyterLayers, route: Route) -> Request:
+    return build_request("edit", situation, route.prompt_budget(config.layer_budget("edit")))
 
 
 def rewrite(
@@ -76,7 +76,7 @@ def rewrite(
     when it failed or was cancelled, having told the user)."""
     source = situation.cursor.source
     start, end = situation.cursor.selection or (0, len(source))
-    request = route.prepare(rewrite_request(situation, config))
+    request = route.prepare(rewrite_request(situation, config, route))
     attempt, problem, new_source, region = 0, "", source, ""
     while attempt < 2:
         attempt += 1

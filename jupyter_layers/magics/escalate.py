@@ -94,7 +94,7 @@ class EscalateMagics(Magics):
             exploration.transcript() if exploration is not None else "",
             attempts_so_far(self.session),
         )
-        budget = self.session.settings.layer_budget("escalate")
+        budget = route.prompt_budget(self.session.settings.layer_budget("escalate"))
         return route, route.prepare(build_request("escalate", situation, budget))
 
     def ask(self, question: str, model: str = "", max_cost: float | None = None) -> None:

@@ -74,7 +74,9 @@ class ExploreMagics(Magics):
         )
         route = self.session.route("explore", args.model)
         situation = kernel_situation(self.shell, instruction=question)
-        request = route.prepare(build_request("explore", situation, settings.layer_budget("explore")))
+        request = route.prepare(
+            build_request("explore", situation, route.prompt_budget(settings.layer_budget("explore")))
+        )
         exploration = Exploration(question)
         self.displays = []
         sandbox, warning = open_sandbox(self.shell.user_ns, live=args.live)

@@ -22,6 +22,13 @@ class Route:
     model: str
     max_tokens: int
     thinking: Thinking | None = None
+    context_window: int | None = None  # known only for the embedded model; the APIs' windows are far larger
+
+    def prompt_budget(self, budget: int) -> int:
+        """The layer's prompt budget, within what the model can read beside its answer."""
+        if self.context_window is None:
+            return budget
+        return max(256, min(budget, self.context_window - self.max_tokens - 128))
 
     @property
     def label(self) -> str:
@@ -89,7 +96,11 @@ class Router:
         thinking = None
         if layer == "escalate" and self.config.escalate_thinking != "off":
             thinking = Thinking(self.config.escalate_thinking, self.config.thinking_budget, self.config.escalate_effort)
-        return Route(layer, provider, model_id, self.config.layer_max_tokens(layer), thinking)
+        max_tokens, window = self.config.layer_max_tokens(layer), None
+        if provider_name == "embedded":  # a small local context: the answer may take at most half of it
+            window = self.config.embedded_context
+            max_tokens = min(max_tokens, window // 2)
+        return Route(layer, provider, model_id, max_tokens, thinking, window)
 
     def provider(self, name: str) -> Provider:
         c = self.config
