@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 from jupyter_core.application import JupyterApp
@@ -10,6 +11,7 @@ from traitlets import Bool
 from .. import __version__
 from ..config import JupyterLayers
 from ..errors import LayersError
+from ..headless.terminal_run import error_line
 
 
 class LayersSubcommand(JupyterApp):
@@ -30,3 +32,46 @@ class LayersSubcommand(JupyterApp):
 
     def run(self) -> None:
         raise NotImplementedError
+
+
+def in_place_flag(app: str) -> dict:
+    """The --in-place flag every writing subcommand shares (with ``-o/--output``)."""
+    return {"in-place": ({app: {"in_place": True}}, "Write the result into the input notebook itself.")}
+
+
+def positionals_first(argv: list[str], takes_value: set[str]) -> list[str]:
+    """``argv`` with the positional words (notebook, question, instruction) moved before the options.
+
+    argparse, under traitlets, collects positionals only up to the first option, so ``NB --cell 2 "use sum"``
+    would fail; ``takes_value`` names the options whose next word is their value, not a positional.
+    """
+    positionals, options = [], []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            positionals += list(words)
+        elif word.startswith("-") and len(word) > 1:
+            options.append(word)
+            name = word.lstrip("-")
+            if "=" not in name and (name in takes_value or "." in name):
+                options += list(itertools.islice(words, 1))
+        else:
+            positionals.append(word)
+    return positionals + options
+
+
+class CancellableSubcommand(LayersSubcommand):
+    """What the headless layer commands share: positionals anywhere on the line, and Ctrl-C as one line and
+    exit 130 (the kernel was shut down on the way out, no file was written)."""
+
+    def parse_command_line(self, argv=None) -> None:
+        argv = sys.argv[1:] if argv is None else argv
+        names = {name for key in self.aliases for name in ((key,) if isinstance(key, str) else key)}
+        super().parse_command_line(positionals_first(list(argv), names))
+
+    def start(self) -> None:
+        try:
+            super().start()
+        except KeyboardInterrupt:
+            error_line(self.name.removeprefix("jupyter-layers-"), "cancelled; nothing was written")
+            self.exit(130)

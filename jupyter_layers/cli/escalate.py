@@ -20,12 +20,11 @@ from ..engine.rewrite import unified_diff
 from ..errors import ConfigError
 from ..headless.kernel_session import KernelSession
 from ..headless.notebook_file import NotebookError, read_notebook, write_notebook
-from ..headless.situation import focus_names, situation_from_notebook
+from ..headless.situation import as_new_cell, focus_names, situation_from_notebook
 from ..headless.terminal_run import TerminalRun, error_line
 from ..models.router import Router
 from ..prompts import build_request
-from .base import LayersSubcommand
-from .explore import CancellableSubcommand, as_new_cell, in_place_flag
+from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 from .rewrite import apply_source, now, writing_target
 
 USAGE = 'jupyter layers escalate NOTEBOOK [--question "why is X?"] [--apply -o OUT | --apply --in-place]'

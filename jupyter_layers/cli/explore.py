@@ -7,8 +7,6 @@ after the last executed cell (``jupyter layers clean`` removes them), the findin
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import json
 import os
 import sys
@@ -17,70 +15,17 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 from traitlets import Bool, Float, Int, Unicode
 
 from ..context.notebook import SCRATCH_TAG
-from ..context.situation import Cursor, Situation
 from ..errors import ConfigError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..headless.kernel_session import KernelSession
 from ..headless.notebook_file import NotebookError, output_path, read_notebook, write_notebook
-from ..headless.situation import focus_names, situation_from_notebook
-from ..headless.terminal_run import TerminalRun, error_line
+from ..headless.situation import as_new_cell, focus_names, situation_from_notebook
+from ..headless.terminal_run import TerminalRun
 from ..models.router import Router
 from ..prompts import build_request
-from .base import LayersSubcommand
+from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 
 USAGE = 'jupyter layers explore NOTEBOOK "why is total too high?" [--upto N] [-o OUT | --in-place] [--clean]'
-
-
-def in_place_flag(app: str) -> dict:
-    """The --in-place flag every writing subcommand shares (with ``-o/--output``)."""
-    return {"in-place": ({app: {"in_place": True}}, "Write the result into the input notebook itself.")}
-
-
-def as_new_cell(situation: Situation, nb) -> Situation:
-    """The situation with the cursor in a new, empty cell after the notebook, as the magics ask from a new cell.
-
-    Explore and escalate prompts show only the *other* cells: with the cursor on a real cell, that cell (the
-    one that failed, say) would be missing from the prompt.
-    """
-    return dataclasses.replace(situation, cursor=Cursor(len(nb.cells), ""))
-
-
-def positionals_first(argv: list[str], takes_value: set[str]) -> list[str]:
-    """``argv`` with the positional words (notebook, question, instruction) moved before the options.
-
-    argparse, under traitlets, collects positionals only up to the first option, so ``NB --cell 2 "use sum"``
-    would fail; ``takes_value`` names the options whose next word is their value, not a positional.
-    """
-    positionals, options = [], []
-    words = iter(argv)
-    for word in words:
-        if word == "--":
-            positionals += list(words)
-        elif word.startswith("-") and len(word) > 1:
-            options.append(word)
-            name = word.lstrip("-")
-            if "=" not in name and (name in takes_value or "." in name):
-                options += list(itertools.islice(words, 1))
-        else:
-            positionals.append(word)
-    return positionals + options
-
-
-class CancellableSubcommand(LayersSubcommand):
-    """What the headless layer commands share: positionals anywhere on the line, and Ctrl-C as one line and
-    exit 130 (the kernel was shut down on the way out, no file was written)."""
-
-    def parse_command_line(self, argv=None) -> None:
-        argv = sys.argv[1:] if argv is None else argv
-        names = {name for key in self.aliases for name in ((key,) if isinstance(key, str) else key)}
-        super().parse_command_line(positionals_first(list(argv), names))
-
-    def start(self) -> None:
-        try:
-            super().start()
-        except KeyboardInterrupt:
-            error_line(self.name.removeprefix("jupyter-layers-"), "cancelled; nothing was written")
-            self.exit(130)
 
 
 class ExploreApp(CancellableSubcommand):

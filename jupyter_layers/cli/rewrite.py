@@ -19,8 +19,7 @@ from ..headless.situation import situation_from_notebook
 from ..headless.terminal_run import TerminalRun, error_line
 from ..magics.rewrite import line_selection
 from ..models.router import Router
-from .base import LayersSubcommand
-from .explore import CancellableSubcommand, in_place_flag
+from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 
 USAGE = 'jupyter layers rewrite NOTEBOOK --cell N "INSTRUCTION" [--lines A-B] [--apply -o OUT | --apply --in-place]'
 

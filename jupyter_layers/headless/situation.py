@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 
@@ -102,3 +103,12 @@ def situation_from_notebook(
         path=os.path.basename(path),
         instruction=instruction,
     )
+
+
+def as_new_cell(situation: Situation, nb) -> Situation:
+    """The situation with the cursor in a new, empty cell after the notebook, as the magics ask from a new cell.
+
+    Explore and escalate prompts show only the *other* cells: with the cursor on a real cell, that cell (the
+    one that failed, say) would be missing from the prompt.
+    """
+    return dataclasses.replace(situation, cursor=Cursor(len(nb.cells), ""))
