@@ -21,3 +21,8 @@ def snapshot(*args, **kwargs) -> dict:
 
 def _jupyter_server_extension_points() -> list[dict]:
     return [{"module": "jupyter_layers.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    """The prebuilt JupyterLab extension inside the package (built from labextension/ when the wheel is made)."""
+    return [{"src": "labextension", "dest": "jupyter-layers"}]

@@ -15,28 +15,22 @@ import sys
 from traitlets import Bool, Float, Unicode
 
 from ..context.notebook import is_scratch
-from ..engine.escalate import check_cost, parse_fixes, with_history
-from ..engine.rewrite import unified_diff
+from ..context.situation import as_new_cell, focus_names
+from ..engine.escalate import check_cost, failing_cell, parse_fixes, with_history
+from ..engine.rewrite import now, unified_diff
 from ..errors import ConfigError
 from ..headless.kernel_session import KernelSession
 from ..headless.notebook_file import NotebookError, read_notebook, write_notebook
-from ..headless.situation import as_new_cell, focus_names, situation_from_notebook
+from ..headless.situation import situation_from_notebook
 from ..headless.terminal_run import TerminalRun, error_line
 from ..models.router import Router
 from ..prompts import build_request
 from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
-from .rewrite import apply_source, now, writing_target
+from .rewrite import apply_source, writing_target
 
 USAGE = 'jupyter layers escalate NOTEBOOK [--question "why is X?"] [--apply -o OUT | --apply --in-place]'
 DEFAULT_QUESTION = "Why does the last error happen, and how do I fix it?"  # as %escalate asks
 SNAPSHOT_BUDGET_MS = 300  # as %escalate: a larger snapshot is worth it for the most expensive layer
-
-
-def failing_cell(nb) -> int:
-    """The cursor: the last cell that raised (the problem), else the last code cell."""
-    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and not is_scratch(cell)]
-    failed = [i for i in code if any(o.output_type == "error" for o in nb.cells[i].get("outputs", []))]
-    return (failed or code or [len(nb.cells) - 1])[-1]
 
 
 class EscalateApp(CancellableSubcommand):

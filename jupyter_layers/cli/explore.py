@@ -11,15 +11,16 @@ import json
 import os
 import sys
 
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell
 from traitlets import Bool, Float, Int, Unicode
 
 from ..context.notebook import SCRATCH_TAG
+from ..context.situation import as_new_cell, focus_names
 from ..errors import ConfigError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..headless.kernel_session import KernelSession
 from ..headless.notebook_file import NotebookError, output_path, read_notebook, write_notebook
-from ..headless.situation import as_new_cell, focus_names, situation_from_notebook
+from ..headless.situation import situation_from_notebook
 from ..headless.terminal_run import TerminalRun
 from ..models.router import Router
 from ..prompts import build_request
@@ -158,5 +159,5 @@ def scratch_cell(exploration: Exploration, step) -> dict:
         step.code,
         metadata={"tags": [SCRATCH_TAG], "jupyter_layers": {"exploration": exploration.id, "step": step.number}},
     )
-    cell.outputs = [new_output("stream", name="stdout", text=step.result.as_text())]
+    cell.outputs = step.outputs()
     return cell

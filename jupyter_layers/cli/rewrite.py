@@ -6,7 +6,6 @@ No kernel is started: the saved outputs stand in for the kernel, as in `jupyter 
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 
@@ -31,10 +30,6 @@ def apply_source(cell: dict, source: str, provenance: dict) -> None:
     cell["outputs"] = []
     cell["execution_count"] = None
     cell.setdefault("metadata", {}).setdefault("jupyter_layers", {})["provenance"] = provenance
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def writing_target(path: str, output: str, in_place: bool, apply: bool) -> str | None:

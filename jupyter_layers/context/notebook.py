@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..kernel.cell_history import strip_ansi
+from ..kernel.cell_history import referenced_names, strip_ansi
 
 SCRATCH_TAG = "jupyter-layers-scratch"
 OUTPUT_CHARS = 1500
@@ -105,3 +105,27 @@ def around(views: list[CellView], active: int) -> list[CellView]:
     """The other cells, nearest to the active one first (above before below at equal distance)."""
     others = [v for v in views if v.index != active]
     return sorted(others, key=lambda v: (abs(v.index - active), v.index > active))
+
+
+def saved_last_error(nb, upto: int) -> dict | None:
+    """The most recently executed error output among cells before ``upto``, as the kernel would have recorded it."""
+    latest = None
+    for index, cell in enumerate(nb.cells[:upto]):
+        if cell.cell_type != "code" or is_scratch(cell):
+            continue
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                count = cell.get("execution_count") or 0
+                if latest is None or count >= latest[0]:
+                    latest = (count, index, cell, output)
+    if latest is None:
+        return None
+    count, _, cell, output = latest
+    return {
+        "execution_count": cell.get("execution_count"),
+        "cell": cell.source,
+        "ename": output.ename,
+        "evalue": output.evalue,
+        "traceback": output_text(output, 6000),
+        "names": list(referenced_names(cell.source)),
+    }

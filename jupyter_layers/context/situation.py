@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .notebook import CellView
+from .relevance import WORD
 
 
 @dataclass(frozen=True)
@@ -30,3 +32,17 @@ class Situation:
     path: str = ""
     instruction: str = ""  # the edit instruction or the question
     notes: tuple[tuple[str, str], ...] = field(default=())  # extra (title, text) sections, e.g. exploration findings
+
+
+def focus_names(source: str, limit: int = 12) -> tuple[str, ...]:
+    """Identifiers of the active cell, for the kernel to summarise in detail."""
+    return tuple(dict.fromkeys(WORD.findall(source)))[:limit]
+
+
+def as_new_cell(situation: Situation, nb) -> Situation:
+    """The situation with the cursor in a new, empty cell after the notebook, as the magics ask from a new cell.
+
+    Explore and escalate prompts show only the *other* cells: with the cursor on a real cell, that cell (the
+    one that failed, say) would be missing from the prompt.
+    """
+    return dataclasses.replace(situation, cursor=Cursor(len(nb.cells), ""))

@@ -11,6 +11,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from ..context.notebook import is_scratch
 from ..context.situation import Situation
 from ..errors import LayersError
 from ..models.messages import Request
@@ -73,3 +74,10 @@ def check_cost(model: str, request: Request, limit: float) -> None:
     _, worst = cost_bounds(model, request)
     if worst > limit:
         raise CostTooHigh(f"this escalation could cost up to ${worst:.2f} with {model} (limit ${limit:.2f})")
+
+
+def failing_cell(nb) -> int:
+    """The cursor: the last cell that raised (the problem), else the last code cell."""
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and not is_scratch(cell)]
+    failed = [i for i in code if any(o.output_type == "error" for o in nb.cells[i].get("outputs", []))]
+    return (failed or code or [len(nb.cells) - 1])[-1]

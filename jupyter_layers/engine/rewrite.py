@@ -45,8 +45,13 @@ class Rewrite:
             "layer": "edit",
             "instruction": self.instruction,
             "model": self.model,
-            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "time": now(),
         }
+
+
+def now() -> str:
+    """Provenance time: UTC, to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def region_text(reply: str, original_region: str) -> str:

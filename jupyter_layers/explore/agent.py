@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from nbformat.v4 import new_output
+
 from ..models.events import Stop
 from ..models.messages import Message, Request, Text, ToolResult, ToolUse
 from ..models.router import Route
@@ -39,6 +41,10 @@ class ScratchStep:
     code: str
     result: StepResult
     note: str = ""  # what the model said before running it
+
+    def outputs(self) -> list[dict]:
+        """The step as a notebook cell's outputs: exactly what the agent read."""
+        return [new_output("stream", name="stdout", text=self.result.as_text())]
 
 
 @dataclass(frozen=True)

@@ -10,26 +10,17 @@ exploration sandbox. Leaving the session shuts the kernel down, at once after Ct
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 
 import nbformat
 from nbclient import NotebookClient
 
-from ..context.notebook import cell_views, is_scratch
-from ..errors import LayersError
-from ..explore import remote as explore_remote
-from ..explore.sandbox import StepResult
+from ..context.notebook import is_scratch
+from ..explore.notebook_workspace import NotebookWorkspace
 from ..kernel import remote as kernel_remote
 
 REQUEST_TIMEOUT = 60.0  # seconds for a context or variable request
-STEP_MARGIN = 30.0  # beyond the step timeout: the sandbox kills a step itself, this only guards a stuck kernel
-WORKSPACE = "__import__('jupyter_layers.explore.kernel_workspace', fromlist=['x']).KernelWorkspace(get_ipython(), None)"
-
-
-class KernelRequestError(LayersError):
-    hint = "is jupyter_layers installed in the notebook's kernel environment?"
 
 
 class KernelSession:
@@ -98,53 +89,11 @@ class KernelSession:
                 output_hook=lambda message: None,
             )
         )
-        result = reply["content"]["user_expressions"]["value"]
-        if result["status"] != "ok":
-            raise KernelRequestError(f"the kernel could not answer: {result.get('ename')}: {result.get('evalue')}")
-        return ast.literal_eval(result["data"]["text/plain"])
+        return kernel_remote.expression_value(reply)
 
     def context(self, focus: tuple[str, ...] = (), budget_ms: float | None = None) -> dict:
         """The kernel context (snapshot and last error), as ``execute_upto`` in headless/situation.py fetches it."""
         return json.loads(self.evaluate(kernel_remote.expression(focus, budget_ms)))
 
     def workspace(self, exploration_id: str, live: bool = False) -> NotebookWorkspace:
-        return NotebookWorkspace(self, exploration_id, live)
-
-
-class NotebookWorkspace:
-    """The agent's tools against the session's kernel: scratch cells in a sandbox registered under the
-    exploration's id (opened on entry, closed on exit), state read by the kernel's own workspace, cells read
-    from the notebook document (with outputs, notebook indices) rather than the kernel's input history."""
-
-    def __init__(self, session: KernelSession, exploration_id: str, live: bool = False):
-        self.session, self.id, self.live = session, exploration_id, live
-        self.warning = ""
-
-    def __enter__(self) -> NotebookWorkspace:
-        opened = json.loads(self.session.evaluate(explore_remote.expression("open_json", self.id, self.live)))
-        self.warning = opened["warning"] or ""
-        return self
-
-    def __exit__(self, kind, error, traceback) -> None:
-        if kind is None or not issubclass(kind, KeyboardInterrupt):  # after Ctrl-C the kernel is shut down instead
-            self.session.evaluate(explore_remote.expression("close_json", self.id))
-
-    def run(self, code: str, timeout: float) -> StepResult:
-        reply = self.session.evaluate(
-            explore_remote.expression("run_json", self.id, code, timeout), timeout + STEP_MARGIN
-        )
-        return StepResult.from_dict(json.loads(reply))
-
-    def variables(self) -> str:
-        return self.session.evaluate(f"{WORKSPACE}.variables()")
-
-    def inspect(self, name: str) -> str:
-        return self.session.evaluate(f"{WORKSPACE}.inspect({name!r})")
-
-    def cells(self, indices: list[int]) -> str:
-        views = {view.index: view for view in cell_views(self.session.nb)}
-        shown = [views[i].render() if i in views else f"# there is no cell {i}" for i in indices]
-        return "\n\n".join(shown) or "no cells asked for"
-
-    def last_error(self) -> str:
-        return self.session.evaluate(f"{WORKSPACE}.last_error()")
+        return NotebookWorkspace(self, self.nb, exploration_id, live)

@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import os
 
 import nbformat
 from nbclient import NotebookClient
 
-from ..context.notebook import cell_views, is_scratch, output_text
-from ..context.relevance import WORD
+from ..context.notebook import cell_views, is_scratch, saved_last_error
 from ..context.situation import Cursor, Situation
 from ..errors import LayersError
 from ..kernel import remote
-from ..kernel.cell_history import referenced_names
 
 
 class KernelContextError(LayersError):
     hint = "is jupyter_layers installed in the notebook's kernel environment?"
-
-
-def saved_last_error(nb: nbformat.NotebookNode, upto: int) -> dict | None:
-    """The most recently executed error output among cells before ``upto``, as the kernel would have recorded it."""
-    latest = None
-    for index, cell in enumerate(nb.cells[:upto]):
-        if cell.cell_type != "code" or is_scratch(cell):
-            continue
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                count = cell.get("execution_count") or 0
-                if latest is None or count >= latest[0]:
-                    latest = (count, index, cell, output)
-    if latest is None:
-        return None
-    count, _, cell, output = latest
-    return {
-        "execution_count": cell.get("execution_count"),
-        "cell": cell.source,
-        "ename": output.ename,
-        "evalue": output.evalue,
-        "traceback": output_text(output, 6000),
-        "names": list(referenced_names(cell.source)),
-    }
-
-
-def focus_names(source: str, limit: int = 12) -> tuple[str, ...]:
-    """Identifiers of the active cell, for the kernel to summarise in detail."""
-    return tuple(dict.fromkeys(WORD.findall(source)))[:limit]
 
 
 async def execute_upto(
@@ -103,12 +71,3 @@ def situation_from_notebook(
         path=os.path.basename(path),
         instruction=instruction,
     )
-
-
-def as_new_cell(situation: Situation, nb) -> Situation:
-    """The situation with the cursor in a new, empty cell after the notebook, as the magics ask from a new cell.
-
-    Explore and escalate prompts show only the *other* cells: with the cursor on a real cell, that cell (the
-    one that failed, say) would be missing from the prompt.
-    """
-    return dataclasses.replace(situation, cursor=Cursor(len(nb.cells), ""))

@@ -7,9 +7,11 @@ and no definition order, so the last error falls back to ``sys.last_value``.
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 
+from ..errors import LayersError
 from . import cell_history
 
 EXPRESSION = "__import__('jupyter_layers.kernel.remote', fromlist=['x']).context_json({focus!r}, {budget_ms!r})"
@@ -42,3 +44,15 @@ def context_json(focus: list[str] = (), budget_ms: float | None = None) -> str:
 
     options = {} if budget_ms is None else {"budget_ms": budget_ms}
     return json.dumps({"snapshot": snapshot(focus=tuple(focus), **options), "last_error": current_error()})
+
+
+class KernelRequestError(LayersError):
+    hint = "is jupyter_layers installed in the notebook's kernel environment?"
+
+
+def expression_value(reply: dict, name: str = "value") -> str:
+    """For the driver: the str a user_expression evaluated to, from the execute_reply."""
+    result = reply["content"]["user_expressions"][name]
+    if result["status"] != "ok":
+        raise KernelRequestError(f"the kernel could not answer: {result.get('ename')}: {result.get('evalue')}")
+    return ast.literal_eval(result["data"]["text/plain"])

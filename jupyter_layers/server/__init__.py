@@ -1,4 +1,9 @@
-"""The jupyter-server surface: authenticated handlers under ``/jupyter-layers/``."""
+"""The jupyter-server surface: authenticated handlers under ``/jupyter-layers/``.
+
+``GET /jupyter-layers/status?path=`` (REST) and ``/jupyter-layers/ws`` (one WebSocket per browser tab, every
+layer; see socket.py). The engine runs here, with the server's configuration and keys; kernels are reached
+only through the Jupyter messaging protocol.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ from dataclasses import dataclass, field
 from jupyter_server.utils import url_path_join
 
 from ..config import JupyterLayers
+from ..explore.agent import Exploration
 from ..models.router import Router
 from ..usage import UsageLedger
-from .completion import CompletionSocket
 from .handlers import StatusHandler
 from .kernel_context import KernelContexts
+from .socket import LayersSocket
 
 
 @dataclass
@@ -21,7 +27,11 @@ class ServerState:
     settings: JupyterLayers
     router: Router
     contexts: KernelContexts
-    ledger: UsageLedger = field(default_factory=UsageLedger)
+    ledgers: dict[str, UsageLedger] = field(default_factory=dict)  # by notebook path
+    explorations: dict[str, Exploration] = field(default_factory=dict)  # the last one, by notebook path
+
+    def ledger(self, path: str) -> UsageLedger:
+        return self.ledgers.setdefault(path, UsageLedger())
 
 
 def _load_jupyter_server_extension(server_app) -> None:
@@ -31,8 +41,8 @@ def _load_jupyter_server_extension(server_app) -> None:
     server_app.web_app.add_handlers(
         ".*$",
         [
-            (url_path_join(base, "status"), StatusHandler, {"router": state.router}),
-            (url_path_join(base, "ws"), CompletionSocket, {"state": state}),
+            (url_path_join(base, "status"), StatusHandler, {"state": state}),
+            (url_path_join(base, "ws"), LayersSocket, {"state": state}),
         ],
     )
     server_app.log.info("jupyter_layers: server extension loaded at %s", base)

@@ -8,20 +8,23 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import LayersError
-from ..models.router import Router
 from ..status import layer_status
 
 
 class StatusHandler(APIHandler):
-    """Which provider and model serve each layer (the sidebar's Status tab)."""
+    """Which provider and model serve each layer, and what one notebook has used (the sidebar's Status tab)."""
 
-    def initialize(self, router: Router) -> None:
-        self.router = router
+    def initialize(self, state) -> None:
+        self.state = state
 
     @web.authenticated
     def get(self) -> None:
         try:
-            layers = layer_status(self.router)
+            layers = layer_status(self.state.router)
         except LayersError as error:  # misconfiguration: one clear message for the sidebar to show
             raise web.HTTPError(503, reason=str(error)) from None
-        self.finish(json.dumps({"layers": layers}))
+        path = self.get_argument("path", "")
+        ledger = self.state.ledgers.get(path)
+        usage = ledger.as_dict() if ledger else {}
+        total = sum(layer["estimated_cost_usd"] for layer in usage.values())
+        self.finish(json.dumps({"layers": layers, "usage": usage, "total_cost_usd": round(total, 6), "path": path}))

@@ -24,21 +24,17 @@ class KernelContexts:
         self.log = log
         self.cached: dict[str, dict] = {}
 
-    async def get(self, kernel_id: str | None, focus: tuple[str, ...] = ()) -> dict | None:
+    async def get(
+        self, kernel_id: str | None, focus: tuple[str, ...] = (), budget_ms: float | None = None
+    ) -> dict | None:
         """The kernel's context, fresh if the kernel is idle, else the last one (None if there is none yet)."""
         if not kernel_id or kernel_id not in self.kernel_manager:
             return None
         kernel = self.kernel_manager.get_kernel(kernel_id)
         if getattr(kernel, "execution_state", "idle") == "busy":
             return self.cached.get(kernel_id)
-        # A short-lived, shell-only client: no IOPub backlog, and no socket left open when the server stops
-        # (a module-style server extension gets no shutdown hook to close long-lived ones).
-        client = kernel.client()
-        client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
-        try:
-            reply = await self.fetch(client, kernel_id, focus)
-        finally:
-            client.stop_channels()
+        timeout = FETCH_TIMEOUT if kernel_id in self.cached else FIRST_FETCH_TIMEOUT
+        reply = await evaluate_silently(kernel, {"ctx": remote.expression(focus, budget_ms)}, timeout)
         if reply is None:
             return self.cached.get(kernel_id)
         result = reply["content"].get("user_expressions", {}).get("ctx", {})
@@ -48,12 +44,18 @@ class KernelContexts:
         self.cached[kernel_id] = json.loads(ast.literal_eval(result["data"]["text/plain"]))
         return self.cached[kernel_id]
 
-    async def fetch(self, client, kernel_id: str, focus: tuple[str, ...]) -> dict | None:
-        """The reply to one silent user_expressions request, or None when it does not come in time."""
-        msg_id = client.execute(
-            "", silent=True, store_history=False, allow_stdin=False, user_expressions={"ctx": remote.expression(focus)}
-        )
-        deadline = time.monotonic() + (FETCH_TIMEOUT if kernel_id in self.cached else FIRST_FETCH_TIMEOUT)
+
+async def evaluate_silently(kernel, expressions: dict[str, str], timeout: float) -> dict | None:
+    """The execute_reply to one silent ``user_expressions`` request, or None when it does not come in time.
+
+    A short-lived, shell-only client: no IOPub backlog, and no socket left open when the server stops (a
+    module-style server extension gets no shutdown hook to close long-lived ones).
+    """
+    client = kernel.client()
+    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+    try:
+        msg_id = client.execute("", silent=True, store_history=False, allow_stdin=False, user_expressions=expressions)
+        deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
                 reply = await asyncio.wait_for(client.get_shell_msg(), remaining)
@@ -62,3 +64,5 @@ class KernelContexts:
             if reply["parent_header"].get("msg_id") == msg_id:
                 return reply
         return None
+    finally:
+        client.stop_channels()

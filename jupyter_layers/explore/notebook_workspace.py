@@ -1,0 +1,64 @@
+"""The exploration agent's tools against a kernel driven from another process (the command line, the server).
+
+Scratch cells run in a sandbox registered under the exploration's id (opened on entry, closed on exit), state is
+read by the kernel's own workspace, and cells are read from the notebook document (with outputs, notebook
+indices) rather than the kernel's input history. Every request is a silent ``user_expressions`` evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+import nbformat
+
+from ..context.notebook import cell_views
+from . import remote as explore_remote
+from .sandbox import StepResult
+
+STEP_MARGIN = 30.0  # beyond the step timeout: the sandbox kills a step itself, this only guards a stuck kernel
+WORKSPACE = "__import__('jupyter_layers.explore.kernel_workspace', fromlist=['x']).KernelWorkspace(get_ipython(), None)"
+
+
+class Evaluator(Protocol):
+    def evaluate(self, expression: str, timeout: float = ...) -> str:
+        """The str an expression returns in the kernel."""
+
+
+class NotebookWorkspace:
+    """The agent's tools against the session's kernel: scratch cells in a sandbox registered under the
+    exploration's id (opened on entry, closed on exit), state read by the kernel's own workspace, cells read
+    from the notebook document (with outputs, notebook indices) rather than the kernel's input history."""
+
+    def __init__(self, session: Evaluator, nb: nbformat.NotebookNode, exploration_id: str, live: bool = False):
+        self.session, self.nb, self.id, self.live = session, nb, exploration_id, live
+        self.warning = ""
+
+    def __enter__(self) -> NotebookWorkspace:
+        opened = json.loads(self.session.evaluate(explore_remote.expression("open_json", self.id, self.live)))
+        self.warning = opened["warning"] or ""
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None or not issubclass(kind, KeyboardInterrupt):  # after Ctrl-C the kernel is shut down instead
+            self.session.evaluate(explore_remote.expression("close_json", self.id))
+
+    def run(self, code: str, timeout: float) -> StepResult:
+        reply = self.session.evaluate(
+            explore_remote.expression("run_json", self.id, code, timeout), timeout + STEP_MARGIN
+        )
+        return StepResult.from_dict(json.loads(reply))
+
+    def variables(self) -> str:
+        return self.session.evaluate(f"{WORKSPACE}.variables()")
+
+    def inspect(self, name: str) -> str:
+        return self.session.evaluate(f"{WORKSPACE}.inspect({name!r})")
+
+    def cells(self, indices: list[int]) -> str:
+        views = {view.index: view for view in cell_views(self.nb)}
+        shown = [views[i].render() if i in views else f"# there is no cell {i}" for i in indices]
+        return "\n\n".join(shown) or "no cells asked for"
+
+    def last_error(self) -> str:
+        return self.session.evaluate(f"{WORKSPACE}.last_error()")

@@ -1,0 +1,76 @@
+"""The WebSocket of one browser tab: every layer's requests, many at once, a superseded one cancelled.
+
+Messages in: ``{"type": "complete" | "rewrite" | "explore" | "escalate", "id", "stream", ...}`` (see
+``document.py`` for the notebook part) and ``{"type": "cancel", "stream"}``. ``stream`` names what a request
+belongs to (one editor, one cell, one sidebar panel): a new request on the same stream cancels the one before
+it, which closes its model stream. Every request ends with exactly one message that has ``"done": true`` or
+``"type": "error"`` (one line with a hint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..errors import LayersError
+from .completion import complete
+from .edit import rewrite
+from .escalate import escalate
+from .explore import explore
+
+OPERATIONS = {"complete": complete, "rewrite": rewrite, "explore": explore, "escalate": escalate}
+MALFORMED_HINT = "the browser and the server extension disagree: reload the page after upgrading jupyter_layers"
+
+
+class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
+    def initialize(self, state) -> None:
+        self.state = state  # server-wide: settings, router, kernel contexts, usage, last explorations
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    @ws_authenticated
+    async def get(self, *args, **kwargs):
+        if not self.authorizer.is_authorized(self, self.current_user, "execute", "kernels"):
+            raise web.HTTPError(403)
+        return await super().get(*args, **kwargs)
+
+    def on_message(self, raw: str) -> None:
+        message = json.loads(raw)
+        stream = str(message.get("stream", "default"))
+        previous = self.tasks.pop(stream, None)
+        if previous is not None:
+            previous.cancel()  # closes its model stream
+        operation = OPERATIONS.get(message.get("type"))
+        if operation is not None:
+            self.tasks[stream] = asyncio.ensure_future(self.run(operation, message))
+
+    def on_close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        self.tasks.clear()
+
+    def send(self, payload: dict) -> None:
+        try:
+            self.write_message(json.dumps(payload))
+        except WebSocketClosedError:
+            pass  # the tab went away; its tasks are being cancelled
+
+    async def run(self, operation, message: dict) -> None:
+        request_id = message.get("id")
+        try:
+            await operation(self.state, message, lambda payload: self.send({"id": request_id, **payload}))
+        except LayersError as error:
+            self.send({"type": "error", "id": request_id, "message": str(error)})
+        except (KeyError, TypeError, ValueError) as error:
+            self.log.warning("jupyter_layers: malformed %s request: %r", message.get("type"), error)
+            message = f"malformed request ({error!r}); {MALFORMED_HINT}"
+            self.send({"type": "error", "id": request_id, "message": message})
+        except Exception as error:  # a bug of ours: the traceback goes to the server log, one line to the browser
+            self.log.exception("jupyter_layers: %s request failed", message.get("type"))
+            text = f"internal error: {type(error).__name__}: {error} (hint: the Jupyter server's log has the details)"
+            self.send({"type": "error", "id": request_id, "message": text})

@@ -1,0 +1,181 @@
+/**
+ * What the server needs to know about the document the user is in, and the notebook edits the layers make.
+ *
+ * Cells go to the server as trimmed nbformat dicts: text outputs only, each capped, because the whole notebook
+ * travels with every completion request and images or large HTML would only cost latency.
+ */
+import { ConsolePanel } from '@jupyterlab/console';
+import { IDocumentWidget } from '@jupyterlab/docregistry';
+import { FileEditor } from '@jupyterlab/fileeditor';
+import type * as nbformat from '@jupyterlab/nbformat';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { Widget } from '@lumino/widgets';
+
+export const SCRATCH_TAG = 'jupyter-layers-scratch';
+const OUTPUT_CHARS = 2000;
+
+export interface ICellPayload {
+  id?: string;
+  cell_type: string;
+  source: string;
+  outputs?: nbformat.IOutput[];
+  execution_count?: number | null;
+  metadata?: Record<string, any>;
+}
+
+/** The cells of a notebook, console or file editor, the active cell's index, and the kernel and path. */
+export interface IDocumentPayload {
+  cells: ICellPayload[];
+  cell: number;
+  kernel_id?: string;
+  path: string;
+}
+
+function clip(text: string): string {
+  return text.length > OUTPUT_CHARS ? text.slice(0, OUTPUT_CHARS / 2) + '\n…\n' + text.slice(-OUTPUT_CHARS / 2) : text;
+}
+
+function joined(value: nbformat.MultilineString | undefined): string {
+  return Array.isArray(value) ? value.join('') : (value ?? '');
+}
+
+/** Stream and error outputs as they are, rich outputs reduced to their text/plain form. */
+export function textOutputs(outputs: nbformat.IOutput[]): nbformat.IOutput[] {
+  const kept: nbformat.IOutput[] = [];
+  for (const output of outputs) {
+    if (output.output_type === 'stream') {
+      kept.push({ ...output, text: clip(joined(output.text as nbformat.MultilineString)) });
+    } else if (output.output_type === 'error') {
+      kept.push({ ...output, traceback: (output.traceback as string[]).slice(-12) });
+    } else if (output.output_type === 'execute_result' || output.output_type === 'display_data') {
+      const data = output.data as nbformat.IMimeBundle;
+      const plain = joined(data['text/plain'] as nbformat.MultilineString);
+      kept.push({ ...output, data: { 'text/plain': clip(plain) }, metadata: {} });
+    }
+  }
+  return kept;
+}
+
+function cellPayload(cell: nbformat.ICell): ICellPayload {
+  const payload: ICellPayload = {
+    id: cell.id as string | undefined,
+    cell_type: cell.cell_type,
+    source: joined(cell.source),
+    metadata: { tags: (cell.metadata?.tags as string[] | undefined) ?? [] }
+  };
+  if (cell.cell_type === 'code') {
+    payload.outputs = textOutputs((cell.outputs as nbformat.IOutput[]) ?? []);
+    payload.execution_count = (cell.execution_count as number | null) ?? null;
+  }
+  return payload;
+}
+
+/** The payload for a widget the layers can work in, or null for any other widget. */
+export function documentPayload(widget: Widget | null): IDocumentPayload | null {
+  if (widget instanceof NotebookPanel) {
+    const notebook = widget.content;
+    return {
+      cells: notebook.model!.sharedModel.cells.map(cell => cellPayload(cell.toJSON() as nbformat.ICell)),
+      cell: Math.max(notebook.activeCellIndex, 0),
+      kernel_id: widget.sessionContext.session?.kernel?.id,
+      path: widget.context.path
+    };
+  }
+  if (widget instanceof ConsolePanel) {
+    const console = widget.console;
+    const cells = Array.from(console.cells).map(cell => cellPayload(cell.model.toJSON() as nbformat.ICell));
+    const prompt = console.promptCell;
+    cells.push({ cell_type: 'code', source: prompt?.model.sharedModel.getSource() ?? '', outputs: [] });
+    return {
+      cells,
+      cell: cells.length - 1,
+      kernel_id: widget.sessionContext.session?.kernel?.id,
+      path: widget.sessionContext.path
+    };
+  }
+  const document = widget as IDocumentWidget | null;
+  if (document?.content instanceof FileEditor) {
+    return {
+      cells: [{ cell_type: 'code', source: document.content.model.sharedModel.getSource(), outputs: [] }],
+      cell: 0,
+      path: document.context.path
+    };
+  }
+  return null;
+}
+
+/** Find a notebook cell's index by its model id (indices move as cells are inserted or deleted). */
+export function cellIndex(panel: NotebookPanel, cellId: string): number {
+  return panel.content.model!.sharedModel.cells.findIndex(cell => cell.id === cellId);
+}
+
+/** Insert a scratch cell, tagged so clean-up (and `jupyter layers clean`) can find exactly it. */
+export function insertScratchCell(
+  panel: NotebookPanel,
+  index: number,
+  source: string,
+  exploration: string,
+  step: number
+): string {
+  const cell = panel.content.model!.sharedModel.insertCell(index, {
+    cell_type: 'code',
+    source,
+    metadata: { tags: [SCRATCH_TAG], jupyter_layers: { exploration, step } }
+  });
+  return cell.id;
+}
+
+export function setCellOutputs(panel: NotebookPanel, cellId: string, outputs: nbformat.IOutput[]): void {
+  const index = cellIndex(panel, cellId);
+  if (index >= 0) {
+    const cell = panel.content.model!.sharedModel.cells[index];
+    if (cell.cell_type === 'code') {
+      (cell as any).setOutputs(outputs);
+    }
+  }
+}
+
+export function isScratch(cell: { getMetadata(key: string): any }): boolean {
+  const tags = cell.getMetadata('tags');
+  return Array.isArray(tags) && tags.includes(SCRATCH_TAG);
+}
+
+/** Delete every scratch cell of the notebook (of one exploration when given), and nothing else, in one undo step. */
+export function removeScratchCells(panel: NotebookPanel, exploration?: string): number {
+  const model = panel.content.model!.sharedModel;
+  const doomed = model.cells
+    .map((cell, index) => ({ cell, index }))
+    .filter(
+      ({ cell }) =>
+        isScratch(cell) &&
+        (exploration === undefined || (cell.getMetadata('jupyter_layers') as any)?.exploration === exploration)
+    )
+    .map(({ index }) => index)
+    .reverse();
+  model.transact(() => doomed.forEach(index => model.deleteCell(index)));
+  return doomed.length;
+}
+
+/** Replace a cell's source and record who changed it and why; the old outputs belonged to the old code. */
+export function applySource(
+  panel: NotebookPanel,
+  cellId: string,
+  source: string,
+  provenance: Record<string, any>
+): boolean {
+  const index = cellIndex(panel, cellId);
+  if (index < 0) {
+    return false;
+  }
+  const cell = panel.content.model!.sharedModel.cells[index];
+  cell.transact(() => {
+    cell.setSource(source);
+    const layers = (cell.getMetadata('jupyter_layers') as Record<string, any>) ?? {};
+    cell.setMetadata('jupyter_layers', { ...layers, provenance });
+    if (cell.cell_type === 'code') {
+      (cell as any).setOutputs([]);
+      (cell as any).execution_count = null;
+    }
+  });
+  return true;
+}

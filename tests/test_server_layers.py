@@ -1,0 +1,245 @@
+"""The server's edit, exploration, escalation and status endpoints, with real kernels and the fake Anthropic server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
+from tests.test_server_completion import jp_server_config, start_kernel  # noqa: F401 (the server's fixture)
+
+PLANTED_BUG = """\
+import pandas as pd
+orders = pd.DataFrame({"order_id": [1, 2, 3, 4, 5], "customer_id": [10, 11, 12, 10, 13],
+                       "amount": [100.0, 50.0, 75.0, 20.0, 30.0]})
+customers = pd.DataFrame({"customer_id": [10, 11, 12, 13, 10], "region": ["north", "south", "south", "east", "north"]})
+report = orders.merge(customers, on="customer_id")
+total = report["amount"].sum()
+"""
+
+CELLS = [
+    {"id": "c0", "cell_type": "markdown", "source": "# Orders"},
+    {"id": "c1", "cell_type": "code", "source": PLANTED_BUG, "execution_count": 1},
+    {"id": "c2", "cell_type": "code", "source": "share = report.groupby('region')['amount'].sum() / total\n"},
+]
+
+FINISH = ToolUse(
+    "finish",
+    {
+        "answer": "customer 10 is listed twice in customers, so the merge duplicates orders 1 and 4",
+        "evidence": ["step 1: 5 orders became 7 rows after the merge"],
+        "fix": "customers = customers.drop_duplicates('customer_id')",
+    },
+)
+
+
+def request(kind: str, request_id: str, **fields) -> str:
+    return json.dumps({"type": kind, "id": request_id, "stream": f"{kind}:nb", "cells": CELLS, "cell": 2, **fields})
+
+
+async def replies(ws, request_id: str, timeout: float = 60) -> list[dict]:
+    """Every message for one request, up to its last (done or error)."""
+    received = []
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.read_message(), timeout))
+        if message["id"] != request_id:
+            continue
+        received.append(message)
+        if message.get("done") or message["type"] == "error":
+            return received
+
+
+async def kernel_value(jp_serverapp, kernel_id: str, expression: str) -> str:
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    reply = await client.execute_interactive("", user_expressions={"v": expression}, timeout=30)
+    client.stop_channels()
+    return reply["content"]["user_expressions"]["v"]["data"]["text/plain"]
+
+
+async def test_an_edit_streams_the_region_and_returns_the_whole_new_source(jp_ws_fetch, jp_fetch, fake):
+    fake.script(
+        Turn(
+            [Text("```python\nshare = report.groupby('region')['amount'].sum() / report['amount'].sum()\n```")],
+            chunk_chars=9,
+        )
+    )
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    source = CELLS[2]["source"]
+    ws.write_message(
+        request(
+            "rewrite", "e1", selection=[0, len(source) - 1], instruction="divide by the report total", path="a.ipynb"
+        )
+    )
+    received = await replies(ws, "e1")
+    streamed = "".join(m["text"] for m in received if m["type"] == "text")
+    assert "report['amount'].sum()" in streamed and len([m for m in received if m["type"] == "text"]) > 3
+    final = received[-1]
+    assert final["type"] == "rewrite" and final["done"]
+    assert final["source"] == "share = report.groupby('region')['amount'].sum() / report['amount'].sum()\n"
+    assert final["syntax_error"] == "" and final["provenance"]["instruction"] == "divide by the report total"
+    assert final["provenance"]["model"] == final["model"] and final["model"].endswith("claude-sonnet-5-5")
+    prompt = json.dumps(fake.requests[-1].body)
+    assert "divide by the report total" in prompt and "<selection>" in prompt or "selected" in prompt
+    status = json.loads((await jp_fetch("jupyter-layers", "status", params={"path": "a.ipynb"})).body)
+    assert status["usage"]["edit"]["calls"] == 1 and status["total_cost_usd"] > 0
+    ws.close()
+
+
+async def test_an_exploration_runs_steps_in_a_fork_and_escalation_reads_what_it_found(
+    jp_fetch, jp_ws_fetch, jp_serverapp, fake
+):
+    kernel_id = await start_kernel(jp_fetch, jp_serverapp, "%load_ext jupyter_layers\n" + PLANTED_BUG)
+    fake.script(
+        Turn([Text("Compare row counts."), ToolUse("run_cell", {"code": "print(len(orders), len(report))"})]),
+        Turn([ToolUse("run_cell", {"code": "total = -1\ndel orders\nprint('changed')"})]),
+        Turn([FINISH]),
+    )
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(request("explore", "x1", kernel_id=kernel_id, question="why is total too high?", path="b.ipynb"))
+    received = await replies(ws, "x1", timeout=120)
+    assert "".join(m["text"] for m in received if m["type"] == "text") == "Compare row counts."
+    steps = [m for m in received if m["type"] == "step"]
+    assert [(m["phase"], m["number"]) for m in steps] == [
+        ("started", 1),
+        ("finished", 1),
+        ("started", 2),
+        ("finished", 2),
+    ]
+    assert steps[0]["code"] == "print(len(orders), len(report))" and steps[0]["note"] == "Compare row counts."
+    assert "5 7" in steps[1]["outputs"][0]["text"] and steps[1]["error"] is None
+    findings = next(m for m in received if m["type"] == "findings")
+    assert findings["answer"].startswith("customer 10 is listed twice") and findings["complete"]
+    assert "drop_duplicates" in findings["markdown"] and received[-1] == {
+        "type": "done",
+        "id": "x1",
+        "done": True,
+        "steps": 2,
+    }
+    # the scratch cells changed nothing in the notebook's kernel
+    assert await kernel_value(jp_serverapp, kernel_id, "(total, 'orders' in dir())") == "(np.float64(395.0), True)"
+
+    fake.script(Turn([Thinking("Customer 10 twice."), Text('Deduplicate.\n<fix cell="1">\ncustomers = 1\n</fix>\n')]))
+    ws.write_message(request("escalate", "z1", kernel_id=kernel_id, question="why?", path="b.ipynb"))
+    escalated = await replies(ws, "z1")
+    sent = json.dumps(fake.requests[-1].body)
+    assert "Scratch step 1" in sent and "customer 10 is listed twice" in sent  # the exploration's transcript
+    assert any(m["type"] == "thinking" for m in escalated) and escalated[-1]["type"] == "done"
+    ws.close()
+
+
+async def test_escalation_streams_thinking_and_answer_and_fixes_name_cells(jp_ws_fetch, fake):
+    cells = [
+        *CELLS[:2],
+        {
+            **CELLS[2],
+            "outputs": [
+                {"output_type": "error", "ename": "KeyError", "evalue": "'regio'", "traceback": ["KeyError: 'regio'"]}
+            ],
+            "execution_count": 2,
+        },
+    ]
+    fixed = "share = report.groupby('region')['amount'].sum() / 2"
+    answer = f'The region column is misspelt.\n<fix cell="2">\n{fixed}\n</fix>\n'
+    fake.script(Turn([Thinking("Look at cell 2's key."), Text(answer)], chunk_chars=10))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(json.dumps({"type": "escalate", "id": "z2", "stream": "s", "cells": cells, "cell": 2}))
+    received = await replies(ws, "z2")
+    thinking = "".join(m["text"] for m in received if m["type"] == "thinking")
+    text = "".join(m["text"] for m in received if m["type"] == "text")
+    assert thinking == "Look at cell 2's key." and text == answer
+    fixes = next(m for m in received if m["type"] == "fixes")
+    assert [f["cell"] for f in fixes["fixes"]] == [2]
+    assert fixes["fixes"][0]["after"] == "share = report.groupby('region')['amount'].sum() / 2"
+    assert "+share = report.groupby('region')['amount'].sum() / 2" in fixes["fixes"][0]["diff"]
+    assert fixes["provenance"]["layer"] == "escalate" and received[-1]["done"]
+    sent = json.dumps(fake.requests[-1].body)
+    assert "KeyError" in sent  # without a kernel, the saved error output is the last error
+    ws.close()
+
+
+async def test_layer_errors_are_one_line_with_a_hint(jp_ws_fetch, fake):
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(request("explore", "n1", question="why?"))
+    (error,) = await replies(ws, "n1")
+    assert error["type"] == "error" and "(hint: start the notebook's kernel" in error["message"]
+    ws.write_message(request("escalate", "n2"))
+    (error,) = await replies(ws, "n2")
+    assert error["message"].startswith("nothing to escalate") and "\n" not in error["message"]
+    ws.write_message(json.dumps({"type": "rewrite", "id": "n3", "stream": "s"}))
+    (error,) = await replies(ws, "n3")
+    assert error["message"].startswith("malformed request") and "reload the page" in error["message"]
+    assert fake.requests == []
+    ws.close()
+
+
+async def test_a_stopped_escalation_closes_its_model_stream(jp_ws_fetch, fake):
+    fake.script(Turn([Thinking("hmm " * 400), Text("late")], chunk_chars=4, token_delay=0.01))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(request("escalate", "z3", question="why?"))
+    first = json.loads(await asyncio.wait_for(ws.read_message(), 20))
+    assert first["type"] == "thinking"
+    ws.write_message(json.dumps({"type": "cancel", "stream": "escalate:nb"}))
+    messages = [r for r in fake.requests if r.path == "/v1/messages"]
+    for _ in range(100):
+        if messages[0].client_disconnected:
+            break
+        await asyncio.sleep(0.05)
+    assert messages[0].client_disconnected
+    ws.close()
+
+
+@pytest.mark.parametrize("endpoint", ["status", "ws"])
+async def test_every_endpoint_refuses_unauthenticated_requests(jp_fetch, jp_ws_fetch, endpoint):
+    with pytest.raises(HTTPClientError) as caught:
+        if endpoint == "ws":
+            await jp_ws_fetch("jupyter-layers", endpoint, headers={"Authorization": ""})
+        else:
+            await jp_fetch("jupyter-layers", endpoint, headers={"Authorization": ""})
+    assert caught.value.code == 403
+
+
+async def login_cookie(jp_fetch, jp_ws_fetch, endpoint: str = "status") -> str:
+    """The login cookie a browser holds after its first token-authenticated request (cookies are per host, and
+    the fixtures reach REST at 127.0.0.1 but WebSockets at localhost)."""
+    if endpoint == "ws":
+        ws = await jp_ws_fetch("jupyter-layers", "ws")
+        headers = ws.headers
+        ws.close()
+    else:
+        headers = (await jp_fetch("jupyter-layers", "status")).headers
+    return "; ".join(c.split(";")[0] for c in headers.get_list("Set-Cookie"))
+
+
+async def test_a_logged_in_browser_is_served_from_its_own_origin(jp_fetch, jp_ws_fetch, jp_http_port):
+    cookie = await login_cookie(jp_fetch, jp_ws_fetch)
+    assert (await jp_fetch("jupyter-layers", "status", headers={"Authorization": "", "Cookie": cookie})).code == 200
+    cookie = await login_cookie(jp_fetch, jp_ws_fetch, "ws")
+    own = {"Authorization": "", "Cookie": cookie, "Origin": f"http://localhost:{jp_http_port}"}
+    ws = await jp_ws_fetch("jupyter-layers", "ws", headers=own)
+    ws.close()
+
+
+@pytest.mark.parametrize("endpoint", ["status", "ws"])
+async def test_every_endpoint_refuses_cross_site_requests(jp_fetch, jp_ws_fetch, endpoint):
+    """A page on another site riding the user's login cookie gets nothing (a token proves intent, a cookie not)."""
+    cookie = await login_cookie(jp_fetch, jp_ws_fetch, endpoint)
+    foreign = {"Authorization": "", "Cookie": cookie, "Origin": "http://evil.example"}
+    with pytest.raises(HTTPClientError) as caught:
+        if endpoint == "ws":
+            await jp_ws_fetch("jupyter-layers", endpoint, headers=foreign)
+        else:
+            await jp_fetch("jupyter-layers", endpoint, headers=foreign)
+    assert caught.value.code in (403, 404)  # jupyter_server answers a foreign origin on its REST API with 404
+
+
+async def test_unsafe_methods_need_the_xsrf_token(jp_fetch, jp_ws_fetch):
+    cookie = await login_cookie(jp_fetch, jp_ws_fetch)
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch(
+            "jupyter-layers", "status", method="POST", body="{}", headers={"Authorization": "", "Cookie": cookie}
+        )
+    assert caught.value.code == 403
