@@ -3,6 +3,10 @@
 # Tests start their own servers and kernels on 127.0.0.1 and stop them; nothing reaches the internet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The browser tests drive Debian's Chromium (Playwright uses it; no browser is downloaded).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,demo,test]'
 export PATH="$PWD/.venv/bin:$PATH"

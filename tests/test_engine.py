@@ -79,3 +79,8 @@ def test_costs_and_ledger():
     ledger.record("edit", "claude-sonnet-5-5", Usage(100, 10))
     ledger.record("edit", "claude-sonnet-5-5", Usage(100, 10))
     assert ledger.as_dict()["edit"]["calls"] == 2 and ledger.as_dict()["edit"]["input_tokens"] == 200
+
+
+def test_a_line_appended_to_a_cell_without_a_final_newline_is_one_added_line():
+    diff = unified_diff("a = 1\nb = 2", "a = 1\nb = 2\nc = 3", "cell 1")
+    assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] == ["+c = 3"]

@@ -99,11 +99,13 @@ def rewrite(
 
 
 def unified_diff(before: str, after: str, name: str = "cell") -> str:
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), f"{name} (before)", f"{name} (after)"
-        )
-    )
+    """A unified diff of two cell sources. A missing final newline does not make the last line differ (cells
+    rarely end with one, and a fix that appends a line would otherwise show the old last line as changed)."""
+    return "".join(difflib.unified_diff(_lines(before), _lines(after), f"{name} (before)", f"{name} (after)"))
+
+
+def _lines(source: str) -> list[str]:
+    return (source if source.endswith("\n") or not source else source + "\n").splitlines(keepends=True)
 
 
 def diff_lines(before: str, after: str) -> Iterator[tuple[str, str]]:

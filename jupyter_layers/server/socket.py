@@ -39,6 +39,10 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
             raise web.HTTPError(403)
         return await super().get(*args, **kwargs)
 
+    def open(self, *args, **kwargs):
+        super().open(*args, **kwargs)
+        self.set_nodelay(True)  # ghost text is many small messages: none may wait for Nagle's algorithm
+
     def on_message(self, raw: str) -> None:
         message = json.loads(raw)
         stream = str(message.get("stream", "default"))

@@ -78,7 +78,7 @@ export function editSelection(panel: NotebookPanel, connection: LayersConnection
     );
   };
 
-  cell.inputArea!.node.before(box);
+  cell.inputArea!.node.parentElement!.before(box); // above the input row (prompt, editor)
   input.focus();
 }
 

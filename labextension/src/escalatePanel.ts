@@ -81,6 +81,11 @@ export class EscalatePanel extends Widget {
     } else if (message.type === 'text') {
       this._answer.textContent += message.text;
     } else if (message.type === 'fixes') {
+      // The fixes are shown as diffs below; in the answer a pointer to them reads better than the raw blocks.
+      this._answer.textContent = this._answer.textContent!.replace(
+        /<fix cell="(\d+)">[\s\S]*?<\/fix>/g,
+        '[fix for cell $1: see below]'
+      );
       for (const fix of message.fixes) {
         this._fixes.append(this._fixCard(fix, cells[fix.cell]?.id, message.provenance));
       }

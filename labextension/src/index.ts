@@ -15,6 +15,7 @@ import { LayersConnection } from './connection';
 import { EDIT_COMMAND, editSelection } from './edit';
 import { EscalatePanel } from './escalatePanel';
 import { ExplorePanel } from './explorePanel';
+import { styleScratchCells } from './scratchStyle';
 import { StatusPanel } from './statusPanel';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
@@ -84,6 +85,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     sidebar.addWidget(new EscalatePanel(tracker, connection, refresh));
     sidebar.addWidget(status);
     app.shell.add(sidebar, 'right', { rank: 900 });
+    tracker.widgetAdded.connect((_, panel) => styleScratchCells(panel));
     app.commands.addCommand('jupyter-layers:open-sidebar', {
       label: 'Open the jupyter_layers Sidebar',
       icon: layersIcon,

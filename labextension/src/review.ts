@@ -60,7 +60,7 @@ export function reviewInCell(cell: Cell, proposal: string, options: IReviewOptio
       button('Reject all', () => finish('rejected'), 'jp-layers-reject-all')
     ]);
     cell.node.classList.add(REVIEWING);
-    cell.inputArea!.node.before(bar);
+    cell.inputArea!.node.parentElement!.before(bar); // above the input row (prompt, editor)
 
     shared.setSource(proposal);
     view.dispatch({

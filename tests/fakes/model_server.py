@@ -248,6 +248,8 @@ class RecordedRequest:
     body: Any
     status: int | None = None
     client_disconnected: bool = False
+    received_at: float = 0.0  # time.monotonic() when the request was read (benchmarks measure against it)
+    deltas_sent_at: list[float] = dataclasses.field(default_factory=list)  # monotonic, after each delta's write
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -722,6 +724,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Each SSE event leaves at once, as from the real API's servers; with Nagle's algorithm a small write
+        # after an unacknowledged one would wait for the client's delayed ACK (~40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.fake._lock:
             self.server.fake._connections.add(self.connection)
 
@@ -748,7 +753,7 @@ class _Handler(BaseHTTPRequestHandler):
         is_anthropic = path.startswith("/v1/messages") or "anthropic-version" in headers
         self.api = "anthropic" if is_anthropic else "openai"
         self.request_id = _new_id("req_")
-        self.record = RecordedRequest(self.api, self.command, path, headers, logged_body)
+        self.record = RecordedRequest(self.api, self.command, path, headers, logged_body, received_at=time.monotonic())
         if path.startswith("/_fake/"):
             self.record.api = "control"
         else:
@@ -953,6 +958,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._pause(turn.token_delay)
             self._chunk(event)
             if is_delta:
+                self.record.deltas_sent_at.append(time.monotonic())
                 sent += 1
                 if self._faults(turn, script, fire, sent):
                     return

@@ -1,0 +1,277 @@
+"""The JupyterLab front end in a real Chromium against a real `jupyter lab` whose model is the fake Anthropic server.
+
+One server and one browser serve the module; each test opens its own notebook. Screenshots are saved under
+test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+
+import pytest
+
+from tests.browser.lab import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JupyterServer,
+    cells,
+    chromium_available,
+    open_notebook,
+    run_all,
+    run_command,
+    screenshot,
+    write_notebook,
+)
+from tests.conftest import API_KEY
+from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not chromium_available(), reason=f"needs Debian's chromium at {CHROMIUM}"),
+]
+
+PLANTED_BUG = """\
+import pandas as pd
+orders = pd.DataFrame({"order_id": [1, 2, 3, 4, 5], "customer_id": [10, 11, 12, 10, 13],
+                       "amount": [100.0, 50.0, 75.0, 20.0, 30.0]})
+customers = pd.DataFrame({"customer_id": [10, 11, 12, 13, 10], "region": ["north", "south", "south", "east", "north"]})
+report = orders.merge(customers, on="customer_id")"""
+CHECK = 'total = report["amount"].sum()\nassert total == orders["amount"].sum(), total'
+
+
+class ModelQueues:
+    """Replies per model (completion, edit/explore, escalation), so typing-time completions never take a reply
+    meant for the sidebar."""
+
+    def __init__(self, fake):
+        self.fake = fake
+        self.lock = threading.Lock()
+        self.queues: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        fake.respond_with(self.reply)
+
+    def add(self, model: str, *turns: Turn) -> None:
+        with self.lock:
+            self.queues[model].extend(turns)
+
+    def reply(self, request) -> Turn:
+        with self.lock:
+            queue = self.queues[request.body["model"]]
+            return queue.popleft() if queue else Turn([Text("")])
+
+
+@pytest.fixture(scope="module")
+def lab(model_server, tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab-root")
+    with JupyterServer(root, model_server.url, API_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, lab):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def models(fake):
+    return ModelQueues(fake)
+
+
+def notebook(lab, name: str, sources: list[tuple[str, str]]) -> str:
+    write_notebook(lab.root / name, sources)
+    return name
+
+
+def focus_cell_end(page, index: int) -> None:
+    """Click into cell ``index``'s editor and put the cursor at the end of its text."""
+    editor = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+
+
+def test_ghost_text_streams_while_typing_and_tab_accepts_it(page, lab, models):
+    name = notebook(lab, "complete.ipynb", [("code", "values = [3, 4, 5]"), ("code", "")])
+    open_notebook(page, lab, name)
+    run_all(page)
+    models.add("claude-haiku-5-5", Turn([Text("```python\ntotal = sum(values)\n```")], chunk_chars=4, token_delay=0.05))
+    focus_cell_end(page, 1)
+    page.keyboard.type("total = sum(")
+    ghost = page.locator(".jp-GhostText")
+    ghost.wait_for(state="visible", timeout=20_000)
+    page.wait_for_function("() => document.querySelector('.jp-GhostText').textContent === 'values)'")
+    screenshot(page, "ghost-text")
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
+    assert cells(page)[1]["source"] == "total = sum(values)"
+    completion = [r for r in models.fake.requests if r.body and r.body.get("model") == "claude-haiku-5-5"][-1]
+    prompt = json.dumps(completion.body)
+    assert "<kernel_state>" in prompt and "values: [3, 4, 5]" in prompt  # the live kernel's state
+    assert "total = sum(<CURSOR>" in prompt
+
+
+def test_edit_selection_shows_a_diff_and_reject_restores_the_cell_exactly(page, lab, models):
+    original = "x = 1\ny = 2\nprint(x + y)\n"
+    name = notebook(lab, "edit.ipynb", [("code", original)])
+    open_notebook(page, lab, name)
+    models.add("claude-sonnet-5-5", Turn([Text("x = 10\ny = 20")], chunk_chars=3, token_delay=0.02))
+    editor = page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Shift+ArrowDown")  # lines 1-2 selected
+    page.keyboard.press("Control+k")
+    box = page.locator(".jp-layers-instruction-input")
+    box.wait_for(state="visible")
+    box.fill("multiply both by ten")
+    box.press("Enter")
+    page.locator(".jp-layers-review-bar").wait_for(state="visible")
+    assert page.locator(".cm-deletedChunk").count() >= 1 and page.locator("button[name=accept]").count() >= 1
+    screenshot(page, "edit-diff")
+    page.locator(".jp-layers-reject-all").click()
+    page.locator(".jp-layers-review-bar").wait_for(state="detached")
+    cell = cells(page)[0]
+    assert cell["source"] == original and "jupyter_layers" not in cell["metadata"]
+
+
+def test_edit_selection_accept_keeps_the_change_with_its_provenance(page, lab, models):
+    name = notebook(lab, "edit-accept.ipynb", [("code", "x = 1\ny = 2\nprint(x + y)\n")])
+    open_notebook(page, lab, name)
+    models.add("claude-sonnet-5-5", Turn([Text("x = 10\ny = 20")]))
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".cm-content").click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Shift+ArrowDown")
+    run_command(page, "jupyter-layers:edit-selection")  # the command, as the context menu runs it
+    page.locator(".jp-layers-instruction-input").fill("multiply both by ten")
+    page.locator(".jp-layers-instruction-input").press("Enter")
+    page.locator("button[name=accept]").first.wait_for(state="visible")
+    while page.locator("button[name=accept]").count():  # accept chunk by chunk
+        page.locator("button[name=accept]").first.dispatch_event("mousedown")
+    page.locator(".jp-layers-review-bar").wait_for(state="detached")
+    cell = cells(page)[0]
+    assert cell["source"] == "x = 10\ny = 20\nprint(x + y)\n"
+    provenance = cell["metadata"]["jupyter_layers"]["provenance"]
+    assert provenance["instruction"] == "multiply both by ten" and provenance["model"].endswith("claude-sonnet-5-5")
+    assert provenance["layer"] == "edit" and provenance["time"]
+
+
+def test_exploration_inserts_tagged_scratch_cells_and_clean_up_removes_exactly_them(page, lab, models):
+    name = notebook(lab, "explore.ipynb", [("markdown", "# Orders"), ("code", PLANTED_BUG), ("code", CHECK)])
+    open_notebook(page, lab, name)
+    run_all(page)
+    before = cells(page)
+    models.add(
+        "claude-sonnet-5-5",
+        Turn(
+            [
+                Text("Compare row counts before and after the merge."),
+                ToolUse("run_cell", {"code": "print(len(orders), len(report))"}),
+            ]
+        ),
+        Turn([ToolUse("run_cell", {"code": "print(customers[customers.customer_id.duplicated(keep=False)])"})]),
+        Turn(
+            [
+                ToolUse(
+                    "finish",
+                    {
+                        "answer": "customer 10 appears twice in customers, so the merge duplicates its orders",
+                        "evidence": ["step 1: 5 orders, 7 rows after the merge"],
+                        "fix": "customers = customers.drop_duplicates('customer_id')",
+                    },
+                )
+            ]
+        ),
+    )
+    run_command(page, "jupyter-layers:open-sidebar")
+    page.locator(".jp-layers-question").first.fill("why does the total not match the orders?")
+    page.locator(".jp-layers-explore-start").click()
+    page.locator(".jp-layers-findings .jp-layers-card").wait_for(state="visible", timeout=60_000)
+    after = cells(page)
+    scratch = [c for c in after if "jupyter-layers-scratch" in c["metadata"].get("tags", [])]
+    assert [c["source"] for c in scratch] == [
+        "print(len(orders), len(report))",
+        "print(customers[customers.customer_id.duplicated(keep=False)])",
+    ]
+    assert "5 7" in "".join(scratch[0]["outputs"][0]["text"]) and len(after) == len(before) + 2
+    assert [c["id"] for c in after if c not in scratch] == [c["id"] for c in before]
+    screenshot(page, "explore-sidebar")
+    page.locator(".jp-layers-insert-findings").click()
+    page.locator(".jp-layers-explore-clean").click()
+    kept = cells(page)
+    findings = [c for c in kept if c["metadata"].get("jupyter_layers", {}).get("findings")]
+    assert len(findings) == 1 and "customer 10 appears twice" in "".join(findings[0]["source"])
+    assert [c for c in kept if c not in findings] == before  # the user's cells exactly as they were
+
+
+def test_escalation_streams_and_applying_a_fix_changes_only_the_named_cell(page, lab, models):
+    name = notebook(lab, "escalate.ipynb", [("markdown", "# Orders"), ("code", PLANTED_BUG), ("code", CHECK)])
+    open_notebook(page, lab, name)
+    run_all(page)
+    before = cells(page)
+    fixed = PLANTED_BUG + "\ncustomers = customers.drop_duplicates('customer_id')"
+    answer = f'Customer 10 is listed twice, so the merge duplicates orders 1 and 4.\n<fix cell="1">\n{fixed}\n</fix>\n'
+    models.add(
+        "claude-opus-5-5",
+        Turn(
+            [Thinking("The merge key is not unique in customers. " * 20), Text(answer)],
+            chunk_chars=24,
+            token_delay=0.02,
+        ),
+    )
+    run_command(page, "jupyter-layers:open-sidebar")
+    page.locator("#jupyter-layers-sidebar .lm-TabBar-tab", has_text="Escalate").click()
+    page.locator(".jp-layers-escalate-start").click()
+    page.locator(".jp-layers-thinking").wait_for(state="visible")
+    page.locator(".jp-layers-fix-card").wait_for(state="visible", timeout=60_000)
+    assert "Customer 10 is listed twice" in page.locator("#jupyter-layers-escalate .jp-layers-answer").inner_text()
+    assert page.locator(".jp-layers-diff-add").count() >= 1
+    screenshot(page, "escalate-sidebar")
+    page.locator(".jp-layers-apply-fix").click()
+    after = cells(page)
+    assert after[1]["source"] == fixed and after[1]["metadata"]["jupyter_layers"]["provenance"]["layer"] == "escalate"
+    assert [after[0], after[2]] == [before[0], before[2]]
+    page.locator("#jupyter-layers-sidebar .lm-TabBar-tab", has_text="Status").click()
+    page.locator(".jp-layers-status-table").wait_for(state="visible")
+    status = page.locator("#jupyter-layers-status").inner_text()
+    assert "claude-opus-5-5" in status and "claude-haiku-5-5" in status and "online" in status
+    screenshot(page, "status-sidebar")
+
+
+@pytest.fixture(scope="module")
+def notebook7(model_server, tmp_path_factory):
+    root = tmp_path_factory.mktemp("notebook7-root")
+    with JupyterServer(root, model_server.url, API_KEY, app="notebook") as server:
+        yield server
+
+
+def test_notebook_7_gets_ghost_text_and_the_sidebar(browser, notebook7, models):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    name = notebook(notebook7, "nb7.ipynb", [("code", "values = [3, 4, 5]"), ("code", "")])
+    open_notebook(page, notebook7, name, app_path="notebooks")
+    run_all(page)
+    models.add("claude-haiku-5-5", Turn([Text("values)")]))
+    focus_cell_end(page, 1)
+    page.keyboard.type("total = sum(")
+    page.wait_for_function("() => document.querySelector('.jp-GhostText')?.textContent === 'values)'")
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
+    assert cells(page)[1]["source"] == "total = sum(values)"
+    run_command(page, "jupyter-layers:open-sidebar")
+    page.locator("#jupyter-layers-sidebar .jp-layers-explore-start").wait_for(state="visible")
+    screenshot(page, "notebook7")
+    page.close()
