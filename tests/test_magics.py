@@ -109,6 +109,19 @@ def test_usage_is_accounted_per_layer(kernel, fake):
     assert table[3] == "estimated total $0.0105 (list prices; local models free)"
 
 
+def test_layers_config_shows_and_changes_settings_for_the_next_call(kernel, fake):
+    shown = kernel.run("%layers config").stdout
+    assert "complete_model = ''" in shown and "provider = 'auto'" in shown and "api_key" not in shown
+    assert (
+        kernel.run("%layers config complete_model claude-sonnet-5-5").stdout == "complete_model = 'claude-sonnet-5-5'\n"
+    )
+    fake.script(Turn([Text("1")]))
+    kernel.run("%%complete\nx = ")
+    assert fake.requests[-1].body["model"] == "claude-sonnet-5-5"
+    refused = kernel.run("%layers config anthropic_api_key sk-ant-123")
+    assert "keys typed into a cell are saved with the notebook" in refused.stderr + refused.stdout
+
+
 @pytest.mark.parametrize(
     ("item", "expected"),
     [

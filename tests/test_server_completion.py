@@ -95,17 +95,30 @@ async def test_a_superseded_request_has_its_model_stream_closed(jp_ws_fetch, fak
     ws.close()
 
 
-async def test_fifty_concurrent_streams_from_several_notebooks(jp_ws_fetch, fake):
-    fake.respond_with(lambda request: Turn([Text("x" * 40)], chunk_chars=8, token_delay=0.005))
+async def test_fifty_concurrent_streams_from_several_notebooks_while_a_superseded_one_is_closed(jp_ws_fetch, fake):
+    slow = [{"cell_type": "code", "source": "SLOW = "}]
+
+    def reply(request):
+        if "SLOW" in json.dumps(request.body):
+            return Turn([Text("slow " * 400)], chunk_chars=5, token_delay=0.02)
+        return Turn([Text("x" * 40)], chunk_chars=8, token_delay=0.005)
+
+    fake.respond_with(reply)
     sockets = [await jp_ws_fetch("jupyter-layers", "ws") for _ in range(5)]
-    for n in range(50):
-        sockets[n % 5].write_message(complete(f"r{n}", stream=f"editor-{n}"))
+    sockets[0].write_message(complete("superseded", stream="editor-0", cells=slow))
+    first = json.loads(await asyncio.wait_for(sockets[0].read_message(), 10))
+    assert first["id"] == "superseded" and not first["done"]
+    for n in range(50):  # r0 goes to stream editor-0 and supersedes the slow one
+        sockets[n % 5].write_message(complete(f"r{n}", stream=f"editor-{n}", cells=CELLS))
 
     async def finished(ws, ids):
         done = set()
         while done != ids:
             message = json.loads(await asyncio.wait_for(ws.read_message(), 30))
             assert message["type"] == "stream", message
+            if message["id"] == "superseded":
+                assert not message["done"]  # chunks already on their way; it never finishes
+                continue
             if message["done"]:
                 assert message["text"] == "x" * 40
                 done.add(message["id"])
@@ -115,6 +128,12 @@ async def test_fifty_concurrent_streams_from_several_notebooks(jp_ws_fetch, fake
         *(finished(ws, {f"r{n}" for n in range(50) if n % 5 == i}) for i, ws in enumerate(sockets))
     )
     assert sum(len(r) for r in results) == 50
+    (superseded,) = [r for r in fake.requests if "SLOW" in json.dumps(r.body)]
+    for _ in range(100):
+        if superseded.client_disconnected:
+            break
+        await asyncio.sleep(0.05)
+    assert superseded.client_disconnected  # its model stream was closed
     for ws in sockets:
         ws.close()
 
