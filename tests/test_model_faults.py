@@ -156,6 +156,15 @@ def test_missing_key_is_refused_before_any_call():
     assert "ANTHROPIC_API_KEY" in str(caught.value)
 
 
+def test_an_auth_token_goes_out_as_a_bearer_token(fake, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", API_KEY)
+    provider = AnthropicProvider(base_url=fake.url, max_retries=0)
+    fake.script(Turn([Text("ok")]))
+    assert provider.stream(Request(messages=(QUESTION,), model="claude-sonnet-5-5")).final().message.text == "ok"
+    headers = fake.requests[-1].headers
+    assert headers["authorization"] == f"Bearer {API_KEY}" and "x-api-key" not in headers
+
+
 def test_final_raises_the_typed_error(fake):
     provider, model = anthropic(fake)
     fake.script(Fault(529))

@@ -153,8 +153,10 @@ class AnthropicProvider(Provider):
         timeout: float = 60.0,
         max_retries: int = 2,
     ):
-        self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
-        if not self.api_key:
+        self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        # An OAuth / gateway token goes out as `Authorization: Bearer`, as the SDK sends ANTHROPIC_AUTH_TOKEN.
+        self.auth_token = None if self.api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        if not (self.api_key or self.auth_token):
             raise errors.MissingKeyError("no Anthropic API key is configured")
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self.timeout = timeout
@@ -168,6 +170,7 @@ class AnthropicProvider(Provider):
         if loop not in self._clients:
             self._clients[loop] = anthropic.AsyncAnthropic(
                 api_key=self.api_key,
+                auth_token=self.auth_token,
                 base_url=self.base_url,
                 max_retries=self.max_retries,
                 timeout=anthropic.Timeout(self.timeout, connect=5.0),

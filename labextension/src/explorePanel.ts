@@ -98,6 +98,8 @@ export class ExplorePanel extends Widget {
       const item = this._steps.children[message.number - 1];
       item?.classList.remove('jp-mod-running');
       item?.classList.add(message.error || message.timed_out ? 'jp-mod-error' : 'jp-mod-ok');
+    } else if (message.type === 'notice') {
+      this._status.textContent = message.text; // e.g. the sandbox could not fork and runs in the live namespace
     } else if (message.type === 'tool') {
       this._steps.append(element('li', { className: 'jp-layers-tool', textContent: `${message.name}: ${message.summary}` }));
     } else if (message.type === 'findings') {

@@ -49,16 +49,27 @@ class ModelQueues:
         self.fake = fake
         self.lock = threading.Lock()
         self.queues: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.markers: dict[str, tuple[str, Turn]] = {}
         fake.respond_with(self.reply)
 
     def add(self, model: str, *turns: Turn) -> None:
         with self.lock:
             self.queues[model].extend(turns)
 
+    def when(self, model: str, marker: str, turn: Turn) -> None:
+        """Reply ``turn`` to every request for ``model`` whose prompt contains ``marker`` (a completion typed
+        keystroke by keystroke sends several requests; only the one at the final cursor should get it)."""
+        with self.lock:
+            self.markers[model] = (marker, turn)
+
     def reply(self, request) -> Turn:
         with self.lock:
-            queue = self.queues[request.body["model"]]
-            return queue.popleft() if queue else Turn([Text("")])
+            model = request.body["model"]
+            marker, turn = self.markers.get(model, (None, None))
+            if marker is not None and marker in json.dumps(request.body):
+                return turn
+            queue = self.queues[model]
+            return queue.popleft() if queue and marker is None else Turn([Text("")])
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +119,11 @@ def test_ghost_text_streams_while_typing_and_tab_accepts_it(page, lab, models):
     name = notebook(lab, "complete.ipynb", [("code", "values = [3, 4, 5]"), ("code", "")])
     open_notebook(page, lab, name)
     run_all(page)
-    models.add("claude-haiku-5-5", Turn([Text("```python\ntotal = sum(values)\n```")], chunk_chars=4, token_delay=0.05))
+    models.when(
+        "claude-haiku-5-5",
+        "total = sum(<CURSOR>",
+        Turn([Text("```python\ntotal = sum(values)\n```")], chunk_chars=4, token_delay=0.05),
+    )
     focus_cell_end(page, 1)
     page.keyboard.type("total = sum(")
     ghost = page.locator(".jp-GhostText")
@@ -264,7 +279,7 @@ def test_notebook_7_gets_ghost_text_and_the_sidebar(browser, notebook7, models):
     name = notebook(notebook7, "nb7.ipynb", [("code", "values = [3, 4, 5]"), ("code", "")])
     open_notebook(page, notebook7, name, app_path="notebooks")
     run_all(page)
-    models.add("claude-haiku-5-5", Turn([Text("values)")]))
+    models.when("claude-haiku-5-5", "total = sum(<CURSOR>", Turn([Text("values)")]))
     focus_cell_end(page, 1)
     page.keyboard.type("total = sum(")
     page.wait_for_function("() => document.querySelector('.jp-GhostText')?.textContent === 'values)'")
@@ -275,3 +290,44 @@ def test_notebook_7_gets_ghost_text_and_the_sidebar(browser, notebook7, models):
     page.locator("#jupyter-layers-sidebar .jp-layers-explore-start").wait_for(state="visible")
     screenshot(page, "notebook7")
     page.close()
+
+
+def test_ghost_text_in_a_python_file_and_a_console(page, lab, models):
+    (lab.root / "script.py").write_text("import math\n\nradius = 2.0\n")
+    page.goto(lab.url("lab/workspaces/files/tree/script.py?reset"))
+    editor = page.locator(".jp-FileEditor .cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    models.when("claude-haiku-5-5", "ar<CURSOR>", Turn([Text("area = math.pi * radius ** 2")]))
+    page.keyboard.type("ar")
+    page.wait_for_function(
+        "() => document.querySelector('.jp-GhostText')?.textContent === 'ea = math.pi * radius ** 2'"
+    )
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
+    assert editor.inner_text().endswith("area = math.pi * radius ** 2")
+    sent = json.dumps(models.fake.requests[-1].body)
+    assert "radius = 2.0" in sent and "ar<CURSOR>" in sent
+
+    run_command(page, "console:create", {"kernelPreference": {"name": "python3"}})
+    prompt = page.locator(".jp-CodeConsole-promptCell .cm-content")
+    prompt.wait_for(state="visible", timeout=60_000)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
+        timeout=60_000,
+    )
+    prompt.click()
+    page.keyboard.type("x = 41")
+    page.keyboard.press("Shift+Enter")
+    page.locator(".jp-CodeConsole-content .jp-OutputArea, .jp-CodeConsole-content .jp-Cell").first.wait_for()
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'"
+    )
+    models.when("claude-haiku-5-5", "y = <CURSOR>", Turn([Text("x + 1")]))
+    prompt.click()
+    page.keyboard.type("y = ")
+    page.wait_for_function("() => document.querySelector('.jp-GhostText')?.textContent === 'x + 1'")
+    page.keyboard.press("Tab")
+    assert prompt.inner_text() == "y = x + 1"
+    sent = json.dumps(models.fake.requests[-1].body)
+    assert "x = 41" in sent and "x: 41" in sent  # the console's history and its kernel's state
