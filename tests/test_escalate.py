@@ -77,6 +77,16 @@ def test_the_whole_picture_goes_to_the_reasoning_model_and_fixes_come_back_as_di
     assert done.next_input.startswith("import pandas as pd\ncustomers = customers.drop_duplicates")
 
 
+def test_a_model_that_does_not_think_leaves_no_thinking_placeholder(kernel, fake):
+    kernel.run("x = 1")
+    fake.script(Turn([Text("Nothing is wrong with x.")]))
+    done = kernel.run("%escalate is x right?")
+    shown = [
+        m["content"]["data"]["text/plain"] for m in done.of_type("display_data") + done.of_type("update_display_data")
+    ]
+    assert shown and not any("thinking" in text for text in shown)
+
+
 def test_a_follow_up_sends_thinking_back_with_its_signature(kernel, fake):
     kernel.run(PLANTED_BUG)
     kernel.run("orders['missing']")

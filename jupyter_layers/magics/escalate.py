@@ -101,22 +101,19 @@ class EscalateMagics(Magics):
         question = question or self.default_question()
         route, request = self.prepare(question, model)
         check_cost(route.model, request, max_cost or self.session.settings.escalate_max_cost)
-        thinking = display(
-            {"text/html": "<details><summary>thinking…</summary></details>", "text/plain": "thinking…"},
-            raw=True,
-            display_id=True,
-        )
+        thinking = None  # shown when the first thinking arrives: a model that does not think gets no placeholder
 
         def show_thinking(text: str) -> None:
-            update_display(
-                {
-                    "text/html": f"<details><summary>thinking ({len(text):,} characters)</summary>"
-                    f"<pre style='white-space:pre-wrap'>{html.escape(text)}</pre></details>",
-                    "text/plain": f"thinking… ({len(text):,} characters)",
-                },
-                raw=True,
-                display_id=thinking.display_id,
-            )
+            nonlocal thinking
+            bundle = {
+                "text/html": f"<details><summary>thinking ({len(text):,} characters)</summary>"
+                f"<pre style='white-space:pre-wrap'>{html.escape(text)}</pre></details>",
+                "text/plain": f"thinking… ({len(text):,} characters)",
+            }
+            if thinking is None:
+                thinking = display(bundle, raw=True, display_id=True)
+            else:
+                update_display(bundle, raw=True, display_id=thinking.display_id)
 
         live = LiveOutput(self.shell, f"{route.label} is reasoning")
         stop = self.session.run(
