@@ -71,10 +71,9 @@ async def explore(state, message: dict, send) -> None:
     request = route.prepare(build_request("explore", start, route.prompt_budget(settings.layer_budget("explore"))))
     limits = Limits(settings.explore_max_steps, settings.explore_step_timeout, settings.explore_token_budget)
     exploration = Exploration(question)
-    to_browser = thread_sender(send)
     run = SocketRun(
         route,
-        to_browser,
+        thread_sender(send),
         state.ledger(path),
         on_usage=lambda usage: agent.count(usage.input_tokens + usage.output_tokens),
     )
@@ -85,8 +84,8 @@ async def explore(state, message: dict, send) -> None:
         nonlocal agent
         with NotebookWorkspace(kernel, nb, exploration.id, bool(message.get("live"))) as workspace:
             if workspace.warning:
-                to_browser({"type": "notice", "text": workspace.warning})
-            show = lambda event: to_browser(event_message(exploration, event))  # noqa: E731
+                run.post({"type": "notice", "text": workspace.warning})
+            show = lambda event: run.post(event_message(exploration, event))  # noqa: E731
             agent = Agent(route, workspace, run, limits, show)
             return agent.explore(request, exploration)
 

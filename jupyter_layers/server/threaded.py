@@ -34,9 +34,9 @@ class SocketRun:
             self.stream = self.route.provider.stream(request)
         for event in self.stream:
             if isinstance(event, TextDelta):
-                self.send({"type": "text", "text": event.text})
+                self.post({"type": "text", "text": event.text})
             elif isinstance(event, ThinkingDelta):
-                self.send({"type": "thinking", "text": event.text})
+                self.post({"type": "thinking", "text": event.text})
             elif isinstance(event, Usage):
                 self.ledger.record(self.route.layer, self.route.model, event)
                 if self.on_usage:
@@ -46,6 +46,11 @@ class SocketRun:
             elif isinstance(event, Stop):
                 return None if event.reason == "cancelled" else event
         return None
+
+    def post(self, payload: dict) -> None:
+        """Send to the browser from the worker thread, unless the request was cancelled (its panel moved on)."""
+        if not self.cancelled.is_set():
+            self.send(payload)
 
     def cancel(self) -> None:
         with self.lock:
