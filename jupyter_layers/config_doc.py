@@ -38,7 +38,10 @@ ENVIRONMENT = (
         "without one, and without `openai_base_url`, every layer runs on the embedded model. "
         "`anthropic_api_key` takes precedence.",
     ),
-    ("ANTHROPIC_AUTH_TOKEN", "A bearer token (OAuth, a gateway) sent as `Authorization: Bearer` when no API key is set."),
+    (
+        "ANTHROPIC_AUTH_TOKEN",
+        "A bearer token (OAuth, a gateway) sent as `Authorization: Bearer` when no API key is set.",
+    ),
     ("ANTHROPIC_BASE_URL", "The default of `anthropic_base_url`: send Anthropic requests to a proxy or gateway."),
     (
         FORCE_FORK,

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 from traitlets import Bool, Float, Int, Unicode
 
@@ -159,5 +160,5 @@ def scratch_cell(exploration: Exploration, step) -> dict:
         step.code,
         metadata={"tags": [SCRATCH_TAG], "jupyter_layers": {"exploration": exploration.id, "step": step.number}},
     )
-    cell.outputs = step.outputs()
+    cell.outputs = [nbformat.from_dict(output) for output in step.outputs()]
     return cell

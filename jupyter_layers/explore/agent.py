@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from nbformat.v4 import new_output
-
 from ..models.events import Stop
 from ..models.messages import Message, Request, Text, ToolResult, ToolUse
 from ..models.router import Route
@@ -44,7 +42,7 @@ class ScratchStep:
 
     def outputs(self) -> list[dict]:
         """The step as a notebook cell's outputs: exactly what the agent read."""
-        return [new_output("stream", name="stdout", text=self.result.as_text())]
+        return [{"output_type": "stream", "name": "stdout", "text": self.result.as_text()}]
 
 
 @dataclass(frozen=True)

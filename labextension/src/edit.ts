@@ -64,10 +64,12 @@ export function editSelection(panel: NotebookPanel, connection: LayersConnection
         } else if (message.type === 'error') {
           showError(box, status, message.message ?? 'the edit failed', close);
         } else if (message.type === 'rewrite') {
-          close();
           if (message.source === cell.model.sharedModel.getSource()) {
+            status.textContent = 'the model proposed no change';
+            box.append(button('Close', close));
             return;
           }
+          close();
           void reviewInCell(cell as Cell, message.source, {
             title: `✎ ${instruction} (${message.model})`,
             warning: message.syntax_error ? `does not parse: ${message.syntax_error}` : '',
