@@ -87,3 +87,11 @@ def test_jupyter_layers_command(monkeypatch):
     assert failed.stderr.strip().splitlines() == [
         "jupyter layers: the OpenAI-compatible provider needs a base URL (hint: set c.JupyterLayers.openai_base_url)"
     ]
+
+
+def test_loading_the_extension_stays_light():
+    """`%load_ext` runs in every kernel: it must not pull in nbformat's validator (0.85 s) or an SDK's client."""
+    heavy = ("nbformat", "nbclient", "llama_cpp")
+    code = f"import sys, jupyter_layers.magics; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
