@@ -85,7 +85,7 @@ async def execute(server: JupyterServer, kernel_id: str, code: str) -> None:
     ws.close()
 
 
-async def measure(server: JupyterServer, fake: FakeModelServer, kernel_id: str, requests: int, latency: float):
+async def measure(server: JupyterServer, fake: FakeModelServer, kernel_id: str | None, requests: int, latency: float):
     ws = await websocket_connect(server.url("jupyter-layers/ws").replace("http", "ws", 1))
     request_ms, chunk_ms = [], []
     for n in range(requests + 5):  # the first 5 warm up (kernel module import, SDK client, connections)
@@ -97,9 +97,10 @@ async def measure(server: JupyterServer, fake: FakeModelServer, kernel_id: str, 
             "stream": "editor",
             "cells": CELLS,
             "cell": 1,
-            "kernel_id": kernel_id,
             "path": "bench.ipynb",
         }
+        if kernel_id:
+            message["kernel_id"] = kernel_id
         sent = time.monotonic()
         ws.write_message(json.dumps(message))
         arrivals = []
@@ -129,7 +130,8 @@ async def main_async(args) -> dict:
             with urllib.request.urlopen(urllib.request.Request(server.url("api/kernels"), body, method="POST")) as r:
                 kernel_id = json.load(r)["id"]
             await execute(server, kernel_id, SETUP)
-            request_ms, chunk_ms = await measure(server, fake, kernel_id, args.requests, args.model_latency)
+            kernel = None if args.no_kernel else kernel_id
+            request_ms, chunk_ms = await measure(server, fake, kernel, args.requests, args.model_latency)
     summary = {
         name: {
             "n": len(values),
@@ -152,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--model-latency", type=float, default=0.2, help="the fake model's first-byte delay (s)")
+    parser.add_argument("--no-kernel", action="store_true", help="send no kernel id: no kernel state in the prompt")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
