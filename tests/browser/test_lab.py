@@ -331,3 +331,19 @@ def test_ghost_text_in_a_python_file_and_a_console(page, lab, models):
     assert prompt.inner_text() == "y = x + 1"
     sent = json.dumps(models.fake.requests[-1].body)
     assert "x = 41" in sent and "x: 41" in sent  # the console's history and its kernel's state
+
+
+def test_sidebar_errors_are_one_line_with_a_hint(page, lab, models):
+    name = notebook(lab, "fine.ipynb", [("code", "x = 1")])
+    open_notebook(page, lab, name)
+    run_all(page)
+    run_command(page, "jupyter-layers:open-sidebar")
+    page.locator("#jupyter-layers-sidebar .lm-TabBar-tab", has_text="Escalate").click()
+    page.locator(".jp-layers-escalate-start").click()
+    error = page.locator("#jupyter-layers-escalate .jp-layers-error")
+    error.wait_for(state="visible")
+    assert error.inner_text() == (
+        "nothing to escalate: the notebook shows no error; ask a question (hint: type a question in the Escalate box)"
+    )
+    assert page.locator(".jp-layers-escalate-start").is_enabled()  # ready for the next try
+    assert not [r for r in models.fake.requests if r.path == "/v1/messages"]  # nothing was sent
