@@ -11,4 +11,5 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,demo,test]'
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
+npm --prefix labextension run --silent format:check  # the TypeScript's style (node_modules came with the build)
 exec python -m pytest "$@"

@@ -74,7 +74,13 @@ export class LayersCompletionProvider implements IInlineCompletionProvider {
     }
     this._current.set(context.widget.id, token);
     await this._connection.request(
-      { type: 'complete', stream: `complete:${context.widget.id}`, ...document, offset: request.offset, model: this._model },
+      {
+        type: 'complete',
+        stream: `complete:${context.widget.id}`,
+        ...document,
+        offset: request.offset,
+        model: this._model
+      },
       message => {
         pending.messages.push(message);
         pending.finished = Boolean(message.done) || message.type === 'error';

@@ -33,7 +33,13 @@ export function diffView(diff: string): HTMLElement {
     { className: 'jp-layers-diff' },
     lines.map(line =>
       element('div', {
-        className: line.startsWith('+') ? 'jp-layers-diff-add' : line.startsWith('-') ? 'jp-layers-diff-del' : line.startsWith('@@') ? 'jp-layers-diff-hunk' : '',
+        className: line.startsWith('+')
+          ? 'jp-layers-diff-add'
+          : line.startsWith('-')
+            ? 'jp-layers-diff-del'
+            : line.startsWith('@@')
+              ? 'jp-layers-diff-hunk'
+              : '',
         textContent: line
       })
     )

@@ -56,28 +56,25 @@ export function editSelection(panel: NotebookPanel, connection: LayersConnection
   const send = async (instruction: string) => {
     const document = documentPayload(panel)!;
     document.cells[document.cell] = { ...document.cells[document.cell], source: cell.model.sharedModel.getSource() };
-    requestId = await connection.request(
-      { type: 'rewrite', stream, ...document, selection, instruction },
-      message => {
-        if (message.type === 'text') {
-          preview.textContent += message.text;
-        } else if (message.type === 'error') {
-          showError(box, status, message.message ?? 'the edit failed', close);
-        } else if (message.type === 'rewrite') {
-          if (message.source === cell.model.sharedModel.getSource()) {
-            status.textContent = 'the model proposed no change';
-            box.append(button('Close', close));
-            return;
-          }
-          close();
-          void reviewInCell(cell as Cell, message.source, {
-            title: `✎ ${instruction} (${message.model})`,
-            warning: message.syntax_error ? `does not parse: ${message.syntax_error}` : '',
-            provenance: message.provenance
-          });
+    requestId = await connection.request({ type: 'rewrite', stream, ...document, selection, instruction }, message => {
+      if (message.type === 'text') {
+        preview.textContent += message.text;
+      } else if (message.type === 'error') {
+        showError(box, status, message.message ?? 'the edit failed', close);
+      } else if (message.type === 'rewrite') {
+        if (message.source === cell.model.sharedModel.getSource()) {
+          status.textContent = 'the model proposed no change';
+          box.append(button('Close', close));
+          return;
         }
+        close();
+        void reviewInCell(cell as Cell, message.source, {
+          title: `✎ ${instruction} (${message.model})`,
+          warning: message.syntax_error ? `does not parse: ${message.syntax_error}` : '',
+          provenance: message.provenance
+        });
       }
-    );
+    });
   };
 
   cell.inputArea!.node.parentElement!.before(box); // above the input row (prompt, editor)

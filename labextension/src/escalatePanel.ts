@@ -32,7 +32,10 @@ export class EscalatePanel extends Widget {
     this._status = element('div', { className: 'jp-layers-status-line' });
     this._thinkingText = element('div', { className: 'jp-layers-thinking-text' });
     this._thinkingSummary = element('summary', { textContent: 'Thinking' });
-    this._thinking = element('details', { className: 'jp-layers-thinking' }, [this._thinkingSummary, this._thinkingText]);
+    this._thinking = element('details', { className: 'jp-layers-thinking' }, [
+      this._thinkingSummary,
+      this._thinkingText
+    ]);
     this._answer = element('div', { className: 'jp-layers-answer' });
     this._fixes = element('div', { className: 'jp-layers-fixes' });
     this._thinking.hidden = true;
@@ -101,18 +104,24 @@ export class EscalatePanel extends Widget {
   }
 
   private _fixCard(fix: IServerMessage, cellId: string | undefined, provenance: Record<string, any>): HTMLElement {
-    const apply = button('Apply to cell', () => {
-      const panel = this._tracker.currentWidget;
-      if (panel && cellId && applySource(panel, cellId, fix.after, { ...provenance, cell: fix.cell })) {
-        apply.disabled = true;
-        apply.textContent = 'Applied';
-      } else {
-        this.showError(`cell ${fix.cell} is no longer in the notebook`);
-      }
-    }, 'jp-layers-apply-fix');
+    const apply = button(
+      'Apply to cell',
+      () => {
+        const panel = this._tracker.currentWidget;
+        if (panel && cellId && applySource(panel, cellId, fix.after, { ...provenance, cell: fix.cell })) {
+          apply.disabled = true;
+          apply.textContent = 'Applied';
+        } else {
+          this.showError(`cell ${fix.cell} is no longer in the notebook`);
+        }
+      },
+      'jp-layers-apply-fix'
+    );
     return element('div', { className: 'jp-layers-card jp-layers-fix-card' }, [
       element('h3', { textContent: `Fix for cell ${fix.cell}` }),
-      fix.syntax_error ? element('div', { className: 'jp-layers-warning', textContent: `does not parse: ${fix.syntax_error}` }) : '',
+      fix.syntax_error
+        ? element('div', { className: 'jp-layers-warning', textContent: `does not parse: ${fix.syntax_error}` })
+        : '',
       diffView(fix.diff),
       apply
     ]);

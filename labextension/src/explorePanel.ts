@@ -101,7 +101,9 @@ export class ExplorePanel extends Widget {
     } else if (message.type === 'notice') {
       this._status.textContent = message.text; // e.g. the sandbox could not fork and runs in the live namespace
     } else if (message.type === 'tool') {
-      this._steps.append(element('li', { className: 'jp-layers-tool', textContent: `${message.name}: ${message.summary}` }));
+      this._steps.append(
+        element('li', { className: 'jp-layers-tool', textContent: `${message.name}: ${message.summary}` })
+      );
     } else if (message.type === 'findings') {
       this._showFindings(panel, message);
     } else if (message.type === 'error') {
@@ -116,21 +118,29 @@ export class ExplorePanel extends Widget {
   }
 
   private _showFindings(panel: NotebookPanel, message: IServerMessage): void {
-    const insert = button('Insert as markdown', () => {
-      const after = this._scratch.length ? this._scratch[this._scratch.length - 1] : this._anchor;
-      const index = after ? cellIndex(panel, after) + 1 : panel.content.model!.sharedModel.cells.length;
-      panel.content.model!.sharedModel.insertCell(index, {
-        cell_type: 'markdown',
-        source: message.markdown,
-        metadata: { jupyter_layers: { exploration: message.exploration, findings: true } }
-      });
-      insert.disabled = true;
-    }, 'jp-layers-insert-findings');
+    const insert = button(
+      'Insert as markdown',
+      () => {
+        const after = this._scratch.length ? this._scratch[this._scratch.length - 1] : this._anchor;
+        const index = after ? cellIndex(panel, after) + 1 : panel.content.model!.sharedModel.cells.length;
+        panel.content.model!.sharedModel.insertCell(index, {
+          cell_type: 'markdown',
+          source: message.markdown,
+          metadata: { jupyter_layers: { exploration: message.exploration, findings: true } }
+        });
+        insert.disabled = true;
+      },
+      'jp-layers-insert-findings'
+    );
     this._findings.replaceChildren(
       element('div', { className: 'jp-layers-card' }, [
         element('h3', { textContent: message.complete ? 'Findings' : 'Findings (unfinished)' }),
         element('div', { className: 'jp-layers-answer', textContent: message.answer }),
-        element('ul', {}, (message.evidence as string[]).map(item => element('li', { textContent: item }))),
+        element(
+          'ul',
+          {},
+          (message.evidence as string[]).map(item => element('li', { textContent: item }))
+        ),
         message.fix ? element('pre', { className: 'jp-layers-fix', textContent: message.fix }) : '',
         insert
       ])

@@ -27,7 +27,10 @@ export class StatusPanel extends Widget {
     this._tracker = tracker;
     this._settings = settings;
     this._body = element('div', { className: 'jp-layers-status-body' });
-    this.node.append(this._body, button('Refresh', () => void this.refresh(), 'jp-layers-status-refresh'));
+    this.node.append(
+      this._body,
+      button('Refresh', () => void this.refresh(), 'jp-layers-status-refresh')
+    );
     tracker.currentChanged.connect(() => void this.refresh());
   }
 
@@ -38,7 +41,9 @@ export class StatusPanel extends Widget {
       status = await requestAPI<IStatus>(this._settings, `status?path=${encodeURIComponent(path)}`);
     } catch (error) {
       // The server says what is misconfigured (one line with a hint); show exactly that.
-      this._body.replaceChildren(element('div', { className: 'jp-layers-error', textContent: String((error as Error).message) }));
+      this._body.replaceChildren(
+        element('div', { className: 'jp-layers-error', textContent: String((error as Error).message) })
+      );
       return;
     }
     const rows = Object.entries(status.layers).map(([layer, row]) => {
@@ -47,13 +52,19 @@ export class StatusPanel extends Widget {
         element('th', { textContent: layer }),
         element('td', { textContent: row.label }),
         element('td', { textContent: row.offline ? 'offline' : 'online' }),
-        element('td', { textContent: usage ? `${(usage.input_tokens + usage.output_tokens).toLocaleString()} tok` : '–' }),
+        element('td', {
+          textContent: usage ? `${(usage.input_tokens + usage.output_tokens).toLocaleString()} tok` : '–'
+        }),
         element('td', { textContent: usage ? `$${usage.estimated_cost_usd.toFixed(4)}` : '–' })
       ]);
     });
     this._body.replaceChildren(
       element('table', { className: 'jp-layers-status-table' }, [
-        element('tr', {}, ['layer', 'model', 'where', 'tokens', 'est. cost'].map(h => element('th', { textContent: h }))),
+        element(
+          'tr',
+          {},
+          ['layer', 'model', 'where', 'tokens', 'est. cost'].map(h => element('th', { textContent: h }))
+        ),
         ...rows
       ]),
       element('div', {
