@@ -44,6 +44,10 @@ ENVIRONMENT = (
     ),
     ("ANTHROPIC_BASE_URL", "The default of `anthropic_base_url`: send Anthropic requests to a proxy or gateway."),
     (
+        "OPENAI_API_KEY",
+        "The key for the OpenAI-compatible server when `openai_api_key` is not set (local servers need none).",
+    ),
+    (
         FORCE_FORK,
         "`fork` runs exploration scratch cells in a fork of the kernel on macOS and other systems than Linux, "
         "where forking is not trusted by default and they run in the live namespace ([sandbox.md](sandbox.md)).",
@@ -83,10 +87,12 @@ c.JupyterLayers.max_tokens = {"complete": 64}
 """
 
 WHERE_NOTE = """\
-`jupyter layers run` executes the notebook's magics in a kernel, so they read the kernel's configuration (the
-first row), not the options given to `jupyter layers run`. Changes made with `%config` or `%layers config`
-apply to the next call. `%layers config` refuses the API keys: a key typed into a cell is saved with the
-notebook; use the environment variables below.
+`jupyter layers run` executes the notebook's magics in a kernel, which reads the kernel's configuration (the
+first row) and, on top of it, the `JupyterLayers` options given to `jupyter layers run` (its command line and
+`jupyter_config.py`): they are passed to the kernel as its arguments, and the API keys in its environment (never
+on a command line, which every user of the machine can read). Nested options (dicts such as `max_tokens`) are
+not passed on. Changes made with `%config` or `%layers config` apply to the next call. `%layers config` refuses
+the API keys: a key typed into a cell is saved with the notebook; use the environment variables below.
 """
 
 

@@ -92,6 +92,28 @@ def test_magics_work_headless_and_the_output_holds_the_completed_code(tmp_path, 
     assert leftovers(tmp_path) == []
 
 
+def test_layers_options_given_to_run_reach_the_notebooks_kernel(tmp_path, fake, monkeypatch):
+    """`jupyter layers run --JupyterLayers.x=...` configures the magics in the kernel (they read its config);
+    a key given as an option travels in the kernel's environment, never on its command line."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    path = save(tmp_path / "nb.ipynb", new_code_cell("%load_ext jupyter_layers"), new_code_cell("%%complete\nx = "))
+    fake.script(Turn([Text("41 + 1")]))
+    done = layers(
+        "run",
+        str(path),
+        "-o",
+        str(tmp_path / "out.ipynb"),
+        "--JupyterLayers.provider=anthropic",
+        "--JupyterLayers.complete_model=claude-sonnet-5-5",
+        "--JupyterLayers.max_retries=0",
+        f"--JupyterLayers.anthropic_api_key={API_KEY}",
+    )
+    assert done.returncode == 0, done.stderr
+    assert fake.requests[-1].body["model"] == "claude-sonnet-5-5"  # not the default claude-haiku-5-5
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert "41 + 1" in json.dumps(out.cells[1].outputs)
+
+
 def test_without_output_it_runs_and_writes_nothing(tmp_path):
     path = save(tmp_path / "plain.ipynb", new_code_cell("print(6 * 7)"))
     before = path.read_bytes()

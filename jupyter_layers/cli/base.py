@@ -13,6 +13,8 @@ from ..config import JupyterLayers
 from ..errors import LayersError
 from ..headless.terminal_run import error_line
 
+KEY_VARIABLES = {"anthropic_api_key": "ANTHROPIC_API_KEY", "openai_api_key": "OPENAI_API_KEY"}
+
 
 class LayersSubcommand(JupyterApp):
     version = __version__
@@ -22,6 +24,18 @@ class LayersSubcommand(JupyterApp):
 
     def layers_config(self) -> JupyterLayers:
         return JupyterLayers(parent=self)
+
+    def kernel_options(self) -> tuple[list[str], dict[str, str]]:
+        """The JupyterLayers options given to this command (its command line and config files), for a kernel
+        whose magics should use them: options as the kernel's arguments, keys in its environment (a command
+        line is visible to every user of the machine)."""
+        arguments, environment = [], {}
+        for name, value in self.config.get("JupyterLayers", {}).items():
+            if name in KEY_VARIABLES:
+                environment[KEY_VARIABLES[name]] = str(value)
+            elif isinstance(value, (str, int, float, bool)):
+                arguments.append(f"--JupyterLayers.{name}={value}")
+        return arguments, environment
 
     def start(self) -> None:
         try:

@@ -61,7 +61,13 @@ class RunApp(LayersSubcommand):
 
     def execute(self, nb, folder: str) -> RunResult:
         console = Console(stderr=True)
-        options = {"timeout": self.timeout or None, "allow_errors": self.allow_errors}
+        arguments, environment = self.kernel_options()
+        options = {
+            "timeout": self.timeout or None,
+            "allow_errors": self.allow_errors,
+            "kernel_arguments": arguments,
+            "kernel_environment": environment,
+        }
         if console.is_terminal and not self.json_output:
             with RichProgress(console) as progress:
                 return asyncio.run(execute_notebook(nb, folder, progress, **options))

@@ -8,6 +8,7 @@ share one path.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -71,13 +72,21 @@ def cell_error(index: int, cell: nbformat.NotebookNode) -> CellError | None:
 
 
 async def execute_notebook(
-    nb: nbformat.NotebookNode, folder: str, progress: Progress, *, timeout: float | None, allow_errors: bool
+    nb: nbformat.NotebookNode,
+    folder: str,
+    progress: Progress,
+    *,
+    timeout: float | None,
+    allow_errors: bool,
+    kernel_arguments: list[str] = (),
+    kernel_environment: dict[str, str] | None = None,
 ) -> RunResult:
     """Run the notebook's code cells in a fresh kernel started in ``folder``; outputs land in ``nb``.
 
     Stops at the first failing cell unless ``allow_errors``. A cell over ``timeout`` seconds is interrupted and
     fails with the kernel's KeyboardInterrupt. On SIGINT the running cell is abandoned, the kernel is shut down
-    (the ``async with`` exit) and KeyboardInterrupt is raised.
+    (the ``async with`` exit) and KeyboardInterrupt is raised. ``kernel_arguments`` and ``kernel_environment``
+    (added to this process's) configure the kernel, e.g. the JupyterLayers options the magics read.
     """
     order = runnable(nb)
     result = RunResult(cells=len(order))
@@ -88,11 +97,12 @@ async def execute_notebook(
         allow_errors=True,  # errors are read from the outputs below, so stopping is decided in one place
         kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
         resources={"metadata": {"path": folder}},
+        extra_arguments=list(kernel_arguments),
     )
     started = time.perf_counter()
     interrupted = False
     try:
-        async with client.async_setup_kernel():
+        async with client.async_setup_kernel(env={**os.environ, **(kernel_environment or {})}):
             # nbclient's own SIGINT handler only schedules the kernel's shutdown and lets the cell wait on a dead
             # kernel; cancelling the task instead unwinds through the context manager, which shuts it down. The
             # kernel is busy in a cell the user gave up on, so it is stopped at once rather than asked to finish.

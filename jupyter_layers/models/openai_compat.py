@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import weakref
 from collections.abc import AsyncIterator
 
@@ -124,7 +125,8 @@ class OpenAICompatProvider(Provider):
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60.0, max_retries: int = 2):
         self.base_url = base_url
-        self.api_key = api_key or "not-needed"  # local servers ignore it, the SDK insists on one
+        # Local servers ignore the key, but the SDK insists on one.
+        self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self.timeout = timeout
         self.max_retries = max_retries
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
