@@ -171,7 +171,8 @@ def test_edit_selection_accept_keeps_the_change_with_its_provenance(page, lab, m
     page.keyboard.press("Control+Home")
     page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Shift+ArrowDown")
-    run_command(page, "jupyter-layers:edit-selection")  # the command, as the context menu runs it
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".cm-content").click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Edit Selection with AI…").click()  # the context menu entry
     page.locator(".jp-layers-instruction-input").fill("multiply both by ten")
     page.locator(".jp-layers-instruction-input").press("Enter")
     page.locator("button[name=accept]").first.wait_for(state="visible")
