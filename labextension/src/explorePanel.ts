@@ -33,12 +33,14 @@ export class ExplorePanel extends Widget {
     this._stop.disabled = true;
     this._status = element('div', { className: 'jp-layers-status-line' });
     this._steps = element('ol', { className: 'jp-layers-steps' });
+    this._narration = element('div', { className: 'jp-layers-narration' });
     this._findings = element('div', { className: 'jp-layers-findings' });
     this.node.append(
       this._question,
       element('div', { className: 'jp-layers-buttons' }, [this._start, this._stop, this._clean]),
       this._status,
       this._steps,
+      this._narration,
       this._findings
     );
     this._question.addEventListener('keydown', event => {
@@ -56,6 +58,7 @@ export class ExplorePanel extends Widget {
     }
     this._panel = panel;
     this._steps.replaceChildren();
+    this._narration.textContent = '';
     this._findings.replaceChildren();
     this._scratch = [];
     this._anchor = document.cells[document.cell]?.id ?? '';
@@ -83,7 +86,12 @@ export class ExplorePanel extends Widget {
   }
 
   private _receive(panel: NotebookPanel, message: IServerMessage): void {
+    if (message.type === 'text') {
+      this._narration.textContent += message.text; // the agent thinking aloud before its next step
+      return;
+    }
     if (message.type === 'step' && message.phase === 'started') {
+      this._narration.textContent = '';
       const after = this._scratch.length ? this._scratch[this._scratch.length - 1] : this._anchor;
       const index = after ? cellIndex(panel, after) + 1 : panel.content.model!.sharedModel.cells.length;
       this._scratch.push(insertScratchCell(panel, index, message.code, message.exploration, message.number));
@@ -105,6 +113,7 @@ export class ExplorePanel extends Widget {
         element('li', { className: 'jp-layers-tool', textContent: `${message.name}: ${message.summary}` })
       );
     } else if (message.type === 'findings') {
+      this._narration.textContent = '';
       this._showFindings(panel, message);
     } else if (message.type === 'error') {
       this.showError(message.message ?? 'the exploration failed');
@@ -173,6 +182,7 @@ export class ExplorePanel extends Widget {
   private _clean: HTMLButtonElement;
   private _status: HTMLElement;
   private _steps: HTMLElement;
+  private _narration: HTMLElement;
   private _findings: HTMLElement;
   private _panel: NotebookPanel | null = null;
   private _scratch: string[] = [];
