@@ -227,11 +227,15 @@ def test_exploration_inserts_tagged_scratch_cells_and_clean_up_removes_exactly_t
     assert [c["id"] for c in after if c not in scratch] == [c["id"] for c in before]
     screenshot(page, "explore-sidebar")
     page.locator(".jp-layers-insert-findings").click()
+    page.wait_for_timeout(1000)  # a person's pause: edits within 0.5 s share one undo step
     page.locator(".jp-layers-explore-clean").click()
     kept = cells(page)
     findings = [c for c in kept if c["metadata"].get("jupyter_layers", {}).get("findings")]
     assert len(findings) == 1 and "customer 10 appears twice" in "".join(findings[0]["source"])
     assert [c for c in kept if c not in findings] == before  # the user's cells exactly as they were
+    run_command(page, "notebook:undo-cell-action")  # one undo brings the scratch cells back, and only them
+    restored = [c["source"] for c in cells(page)]
+    assert restored == [c["source"] for c in after] + [findings[0]["source"]]
 
 
 def test_escalation_streams_and_applying_a_fix_changes_only_the_named_cell(page, lab, models):
