@@ -172,6 +172,12 @@ async def test_layer_errors_are_one_line_with_a_hint(jp_ws_fetch, fake):
     ws.write_message(json.dumps({"type": "rewrite", "id": "n3", "stream": "s"}))
     (error,) = await replies(ws, "n3")
     assert error["message"].startswith("malformed request") and "reload the page" in error["message"]
+    for garbage in ("{not json", "[1, 2]"):
+        ws.write_message(garbage)
+        error = json.loads(await asyncio.wait_for(ws.read_message(), 10))
+        assert error["type"] == "error" and error["message"].startswith("malformed request")
+    ws.write_message(request("escalate", "n4"))  # the socket still serves
+    assert (await replies(ws, "n4"))[-1]["message"].startswith("nothing to escalate")
     assert fake.requests == []
     ws.close()
 

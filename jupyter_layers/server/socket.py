@@ -44,7 +44,16 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.set_nodelay(True)  # ghost text is many small messages: none may wait for Nagle's algorithm
 
     def on_message(self, raw: str) -> None:
-        message = json.loads(raw)
+        try:
+            message = json.loads(raw)
+        except json.JSONDecodeError as error:
+            self.send(
+                {"type": "error", "id": None, "message": f"malformed request (not JSON: {error}); {MALFORMED_HINT}"}
+            )
+            return
+        if not isinstance(message, dict):
+            self.send({"type": "error", "id": None, "message": f"malformed request (not an object); {MALFORMED_HINT}"})
+            return
         stream = str(message.get("stream", "default"))
         previous = self.tasks.pop(stream, None)
         if previous is not None:
