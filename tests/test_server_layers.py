@@ -172,7 +172,7 @@ async def test_layer_errors_are_one_line_with_a_hint(jp_ws_fetch, fake):
     ws.write_message(json.dumps({"type": "rewrite", "id": "n3", "stream": "s"}))
     (error,) = await replies(ws, "n3")
     assert error["message"].startswith("malformed request") and "reload the page" in error["message"]
-    for garbage in ("{not json", "[1, 2]"):
+    for garbage in ("{not json", "[1, 2]", json.dumps({"type": "summon", "id": "n5"})):
         ws.write_message(garbage)
         error = json.loads(await asyncio.wait_for(ws.read_message(), 10))
         assert error["type"] == "error" and error["message"].startswith("malformed request")

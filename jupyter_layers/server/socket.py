@@ -58,9 +58,14 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         previous = self.tasks.pop(stream, None)
         if previous is not None:
             previous.cancel()  # closes its model stream
+        if message.get("type") == "cancel":
+            return
         operation = OPERATIONS.get(message.get("type"))
-        if operation is not None:
-            self.tasks[stream] = asyncio.ensure_future(self.run(operation, message))
+        if operation is None:
+            text = f"malformed request (unknown type {message.get('type')!r}); {MALFORMED_HINT}"
+            self.send({"type": "error", "id": message.get("id"), "message": text})
+            return
+        self.tasks[stream] = asyncio.ensure_future(self.run(operation, message))
 
     def on_close(self) -> None:
         for task in self.tasks.values():
