@@ -18,6 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -165,8 +167,6 @@ def run_all(page) -> None:
 
 
 def write_notebook(path: Path, sources: list[tuple[str, str]]) -> None:
-    import nbformat
-
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
