@@ -62,6 +62,10 @@ class ModelQueues:
         with self.lock:
             self.markers[model] = (marker, turn)
 
+    def prompt_with(self, marker: str) -> str:
+        """The last prompt sent that contains ``marker`` (the request behind the ghost text shown)."""
+        return [text for r in self.fake.requests if r.body and marker in (text := json.dumps(r.body))][-1]
+
     def reply(self, request) -> Turn:
         with self.lock:
             model = request.body["model"]
@@ -133,8 +137,7 @@ def test_ghost_text_streams_while_typing_and_tab_accepts_it(page, lab, models):
     page.keyboard.press("Tab")
     page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
     assert cells(page)[1]["source"] == "total = sum(values)"
-    completion = [r for r in models.fake.requests if r.body and r.body.get("model") == "claude-haiku-5-5"][-1]
-    prompt = json.dumps(completion.body)
+    prompt = models.prompt_with("total = sum(<CURSOR>")
     assert "<kernel_state>" in prompt and "values: [3, 4, 5]" in prompt  # the live kernel's state
     assert "total = sum(<CURSOR>" in prompt
 
@@ -311,8 +314,8 @@ def test_ghost_text_in_a_python_file_and_a_console(page, lab, models):
     page.keyboard.press("Tab")
     page.wait_for_function("() => !document.querySelector('.jp-GhostText')")
     assert editor.inner_text().endswith("area = math.pi * radius ** 2")
-    sent = json.dumps(models.fake.requests[-1].body)
-    assert "radius = 2.0" in sent and "ar<CURSOR>" in sent
+    sent = models.prompt_with("ar<CURSOR>")
+    assert "radius = 2.0" in sent
 
     run_command(page, "console:create", {"kernelPreference": {"name": "python3"}})
     prompt = page.locator(".jp-CodeConsole-promptCell .cm-content")
@@ -324,7 +327,10 @@ def test_ghost_text_in_a_python_file_and_a_console(page, lab, models):
     prompt.click()
     page.keyboard.type("x = 41")
     page.keyboard.press("Shift+Enter")
-    page.locator(".jp-CodeConsole-content .jp-OutputArea, .jp-CodeConsole-content .jp-Cell").first.wait_for()
+    page.wait_for_function(  # executed: its prompt shows [1] (the kernel's status may not have left idle yet)
+        "() => [...document.querySelectorAll('.jp-CodeConsole-content .jp-InputPrompt')]"
+        ".some(prompt => prompt.textContent.includes('[1]'))"
+    )
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'"
     )
@@ -334,8 +340,8 @@ def test_ghost_text_in_a_python_file_and_a_console(page, lab, models):
     page.wait_for_function("() => document.querySelector('.jp-GhostText')?.textContent === 'x + 1'")
     page.keyboard.press("Tab")
     assert prompt.inner_text() == "y = x + 1"
-    sent = json.dumps(models.fake.requests[-1].body)
-    assert "x = 41" in sent and "x: 41" in sent  # the console's history and its kernel's state
+    sent = models.prompt_with("y = <CURSOR>")
+    assert "x = 41" in sent and "x: 41" in sent, sent  # the console's history and its kernel's state
 
 
 def test_sidebar_errors_are_one_line_with_a_hint(page, lab, models):
