@@ -166,29 +166,28 @@ def test_cancel_mid_stream_stops_quickly(harness):
     stream = harness.provider.stream(
         harness.request(Message.user("Count from one to five hundred in words."), max_tokens=400)
     )
-    started = time.monotonic()
-    events = []
+    events, cancelled_at = [], None
     for event in stream:
         events.append(event)
         if isinstance(event, TextDelta) and len(events) == 1:
+            cancelled_at = time.monotonic()  # timed from here: a busy machine may be slow to the first token
             stream.cancel()
-    elapsed = time.monotonic() - started
     stop = events[-1]
     assert isinstance(stop, Stop) and stop.reason == "cancelled"
-    assert elapsed < 3.0
+    assert time.monotonic() - cancelled_at < 1.0  # the rest of the answer would take seconds
     assert stop.message.text.startswith(events[0].text)
 
 
 async def test_leaving_an_async_loop_early_cancels_the_call(harness):
     harness.script(Turn([ScriptText("word " * 400)], chunk_chars=5, token_delay=0.02))
     stream = harness.provider.stream(harness.request(Message.user("Count to five hundred."), max_tokens=400))
-    started = time.monotonic()
     async for event in stream:
         if isinstance(event, TextDelta):
             break
-    await asyncio.sleep(0.2)
+    left = time.monotonic()
+    while stream.active and time.monotonic() - left < 1.0:  # the rest of the answer would take seconds
+        await asyncio.sleep(0.02)
     assert not stream.active
-    assert time.monotonic() - started < 3.0
 
 
 def test_usage_is_counted(harness):
