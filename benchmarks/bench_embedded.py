@@ -18,6 +18,7 @@ import statistics
 import time
 
 import llama_cpp
+from machine import cpu_model  # benchmarks/machine.py (scripts run from their folder)
 
 from jupyter_layers.models import Message, Request, Stop, Text, TextDelta, Usage
 from jupyter_layers.models.embedded import EmbeddedProvider, chat_messages
@@ -30,16 +31,6 @@ PROMPT = '''import pandas as pd
 def moving_average(df: pd.DataFrame, column: str, window: int) -> pd.Series:
     """Return the rolling mean of `column` over `window` rows, ignoring missing values."""
 '''
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name; /proc/cpuinfo has it on x86 Linux, platform.processor() elsewhere."""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def timed_run(provider: EmbeddedProvider, request: Request) -> dict:

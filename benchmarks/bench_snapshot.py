@@ -29,6 +29,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import psutil
+from machine import cpu_model  # benchmarks/machine.py (scripts run from their folder)
 
 from jupyter_layers.kernel import DEFAULT_BUDGET_MS, snapshot, state
 
@@ -195,15 +196,6 @@ def traced_peak(func, runs: int) -> int:
             tracemalloc.stop()
         peaks.append(peak - baseline)
     return max(peaks)
-
-
-def cpu_model() -> str:
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def describe_namespace(namespace: dict) -> dict:

@@ -53,8 +53,8 @@ from nbclient import NotebookClient
 
 from jupyter_layers.config import CONTEXT_BUDGET_DEFAULTS
 from jupyter_layers.context.notebook import is_scratch
-from jupyter_layers.context.situation import focus_names
-from jupyter_layers.headless.situation import KernelContextError, situation_from_notebook
+from jupyter_layers.context.situation import focus_names, situation_from_notebook
+from jupyter_layers.headless.situation import KernelContextError
 from jupyter_layers.kernel import remote
 from jupyter_layers.prompts import build_request
 

@@ -44,12 +44,18 @@ def fake(model_server):
 
 
 @pytest.fixture
-def kernel(fake, monkeypatch):
+def claude(fake, monkeypatch):
+    """The fake server as the Anthropic API of every process this test starts (kernels, `jupyter layers`)."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    return fake
+
+
+@pytest.fixture
+def kernel(claude):
     """A real ipykernel with jupyter_layers loaded, talking to the fake server, with no retries (faults show)."""
     from tests.kernels import Kernel
 
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     running = Kernel()
     running.run("%config JupyterLayers.max_retries = 0")
     yield running

@@ -13,7 +13,6 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from tests.conftest import API_KEY
 from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
 from tests.test_escalate import FAILING, answer
 from tests.test_explore import FINISH, PLANTED_BUG
@@ -34,14 +33,6 @@ def last_line(stderr: str) -> str:
 def layers(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "jupyter_layers", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def claude(fake, monkeypatch):
-    """The fake server stands in for the Anthropic API in the subprocesses."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    return fake
 
 
 @pytest.fixture

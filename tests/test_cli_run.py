@@ -50,13 +50,6 @@ def leftovers(folder: Path) -> list[str]:
 
 
 @pytest.fixture
-def with_fake(fake, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    return fake
-
-
-@pytest.fixture
 def failing(tmp_path) -> Path:
     """Cell 2 fails; cell 3 shows whether the run went on."""
     return save(
@@ -68,7 +61,7 @@ def failing(tmp_path) -> Path:
     )
 
 
-def test_magics_work_headless_and_the_output_holds_the_completed_code(tmp_path, with_fake):
+def test_magics_work_headless_and_the_output_holds_the_completed_code(tmp_path, claude):
     (tmp_path / "prices.csv").write_text("item,price\napple,1.5\npear,2.0\n")
     path = save(
         tmp_path / "analysis.ipynb",
@@ -77,7 +70,7 @@ def test_magics_work_headless_and_the_output_holds_the_completed_code(tmp_path, 
         new_code_cell("%%complete\ntotal = "),
     )
     before = path.read_bytes()
-    with_fake.script(Turn([Text("sum(float(r['price']) for r in rows)")]))
+    claude.script(Turn([Text("sum(float(r['price']) for r in rows)")]))
     done = layers("run", str(path), "-o", str(tmp_path / "out.ipynb"))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith("executed 3/3 cells in ") and "wrote " in done.stdout
@@ -88,7 +81,7 @@ def test_magics_work_headless_and_the_output_holds_the_completed_code(tmp_path, 
     shown = [o for o in out.cells[2].outputs if o.output_type == "display_data"][-1]
     assert shown.data["text/plain"] == "total = sum(float(r['price']) for r in rows)"
     assert out.metadata.language_info["name"] == "python"
-    assert "rows" in json.dumps(with_fake.requests[-1].body)  # the live kernel state reached the model
+    assert "rows" in json.dumps(claude.requests[-1].body)  # the live kernel state reached the model
     assert leftovers(tmp_path) == []
 
 
@@ -112,6 +105,18 @@ def test_layers_options_given_to_run_reach_the_notebooks_kernel(tmp_path, fake, 
     assert fake.requests[-1].body["model"] == "claude-sonnet-5-5"  # not the default claude-haiku-5-5
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert "41 + 1" in json.dumps(out.cells[1].outputs)
+
+
+def test_a_key_given_to_run_goes_to_the_kernels_environment_not_its_arguments():
+    from jupyter_layers.cli.run import RunApp
+
+    app = RunApp()
+    app.initialize(
+        ["nb.ipynb", "--JupyterLayers.complete_model=claude-sonnet-5-5", "--JupyterLayers.anthropic_api_key=sk-test"]
+    )
+    arguments, environment = app.kernel_options()
+    assert arguments == ["--JupyterLayers.complete_model=claude-sonnet-5-5"]
+    assert environment == {"ANTHROPIC_API_KEY": "sk-test"}
 
 
 def test_without_output_it_runs_and_writes_nothing(tmp_path):

@@ -40,14 +40,15 @@ def complete(ws_id: str, stream: str = "editor-1", kernel_id: str | None = None,
     return json.dumps(message)
 
 
-async def read_until_done(ws, request_id: str, timeout: float = 20) -> list[dict]:
+async def replies(ws, request_id: str, timeout: float = 20) -> list[dict]:
+    """Every message for one request, up to its last (done or error)."""
     received = []
     while True:
         message = json.loads(await asyncio.wait_for(ws.read_message(), timeout))
         if message["id"] != request_id:
             continue
         received.append(message)
-        if message["type"] == "error" or message["done"]:
+        if message.get("done") or message["type"] == "error":
             return received
 
 
@@ -69,7 +70,7 @@ async def test_streams_cumulative_cleaned_text_with_the_kernel_state(jp_fetch, j
     fake.script(Turn([Text("```python\nice'].sum()\n```")], chunk_chars=3, token_delay=0.01))
     ws = await jp_ws_fetch("jupyter-layers", "ws")
     ws.write_message(complete("r1", kernel_id=kernel_id))
-    received = await read_until_done(ws, "r1")
+    received = await replies(ws, "r1")
     texts = [m["text"] for m in received]
     assert len(texts) >= 3 and texts[-1] == "ice'].sum()" and received[-1]["done"] is True
     sent = json.dumps(fake.requests[-1].body, ensure_ascii=False)
@@ -85,7 +86,7 @@ async def test_a_superseded_request_has_its_model_stream_closed(jp_ws_fetch, fak
     first = json.loads(await asyncio.wait_for(ws.read_message(), 10))
     assert first["id"] == "first" and not first["done"]
     ws.write_message(complete("second"))
-    received = await read_until_done(ws, "second")
+    received = await replies(ws, "second")
     assert received[-1]["text"] == "fast"
     assert fake.wait_for_requests(2)
     deadline = time.monotonic() + 5
@@ -143,14 +144,14 @@ async def test_a_busy_kernel_is_not_waited_for(jp_fetch, jp_ws_fetch, jp_servera
     fake.respond_with(lambda request: Turn([Text("1")]))
     ws = await jp_ws_fetch("jupyter-layers", "ws")
     ws.write_message(complete("warm", kernel_id=kernel_id))
-    await read_until_done(ws, "warm")  # caches the context
+    await replies(ws, "warm")  # caches the context
     client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
     client.start_channels()
     client.execute("import time; time.sleep(8)")
     await asyncio.sleep(0.5)
     started = time.monotonic()
     ws.write_message(complete("while-busy", kernel_id=kernel_id))
-    received = await read_until_done(ws, "while-busy")
+    received = await replies(ws, "while-busy")
     assert received[-1]["done"] and time.monotonic() - started < 3
     assert "ready: 1" in json.dumps(fake.requests[-1].body)  # the cached context was used
     client.stop_channels()
@@ -161,7 +162,7 @@ async def test_errors_are_one_message(jp_ws_fetch, fake):
     fake.script(Turn([Text("partial")], chunk_chars=2, error_after=1))
     ws = await jp_ws_fetch("jupyter-layers", "ws")
     ws.write_message(complete("broken"))
-    received = await read_until_done(ws, "broken")
+    received = await replies(ws, "broken")
     assert received[-1]["type"] == "error" and "broke off" in received[-1]["message"]
     ws.close()
 

@@ -9,7 +9,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
-from tests.test_server_completion import jp_server_config, start_kernel  # noqa: F401 (the server's fixture)
+from tests.test_server_completion import jp_server_config, replies, start_kernel  # noqa: F401 (the server's fixture)
 
 PLANTED_BUG = """\
 import pandas as pd
@@ -40,18 +40,6 @@ def request(kind: str, request_id: str, **fields) -> str:
     return json.dumps({"type": kind, "id": request_id, "stream": f"{kind}:nb", "cells": CELLS, "cell": 2, **fields})
 
 
-async def replies(ws, request_id: str, timeout: float = 60) -> list[dict]:
-    """Every message for one request, up to its last (done or error)."""
-    received = []
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.read_message(), timeout))
-        if message["id"] != request_id:
-            continue
-        received.append(message)
-        if message.get("done") or message["type"] == "error":
-            return received
-
-
 async def kernel_value(jp_serverapp, kernel_id: str, expression: str) -> str:
     client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
     client.start_channels()
@@ -74,7 +62,7 @@ async def test_an_edit_streams_the_region_and_returns_the_whole_new_source(jp_ws
             "rewrite", "e1", selection=[0, len(source) - 1], instruction="divide by the report total", path="a.ipynb"
         )
     )
-    received = await replies(ws, "e1")
+    received = await replies(ws, "e1", timeout=60)
     streamed = "".join(m["text"] for m in received if m["type"] == "text")
     assert "report['amount'].sum()" in streamed and len([m for m in received if m["type"] == "text"]) > 3
     final = received[-1]
@@ -83,7 +71,7 @@ async def test_an_edit_streams_the_region_and_returns_the_whole_new_source(jp_ws
     assert final["syntax_error"] == "" and final["provenance"]["instruction"] == "divide by the report total"
     assert final["provenance"]["model"] == final["model"] and final["model"].endswith("claude-sonnet-5-5")
     prompt = json.dumps(fake.requests[-1].body)
-    assert "divide by the report total" in prompt and "<selection>" in prompt or "selected" in prompt
+    assert "divide by the report total" in prompt and f"<SELECTION>{source[:-1]}</SELECTION>" in prompt
     status = json.loads((await jp_fetch("jupyter-layers", "status", params={"path": "a.ipynb"})).body)
     assert status["usage"]["edit"]["calls"] == 1 and status["total_cost_usd"] > 0
     ws.close()
@@ -124,7 +112,7 @@ async def test_an_exploration_runs_steps_in_a_fork_and_escalation_reads_what_it_
 
     fake.script(Turn([Thinking("Customer 10 twice."), Text('Deduplicate.\n<fix cell="1">\ncustomers = 1\n</fix>\n')]))
     ws.write_message(request("escalate", "z1", kernel_id=kernel_id, question="why?", path="b.ipynb"))
-    escalated = await replies(ws, "z1")
+    escalated = await replies(ws, "z1", timeout=60)
     sent = json.dumps(fake.requests[-1].body)
     assert "Scratch step 1" in sent and "customer 10 is listed twice" in sent  # the exploration's transcript
     assert any(m["type"] == "thinking" for m in escalated) and escalated[-1]["type"] == "done"
@@ -147,7 +135,7 @@ async def test_escalation_streams_thinking_and_answer_and_fixes_name_cells(jp_ws
     fake.script(Turn([Thinking("Look at cell 2's key."), Text(answer)], chunk_chars=10))
     ws = await jp_ws_fetch("jupyter-layers", "ws")
     ws.write_message(json.dumps({"type": "escalate", "id": "z2", "stream": "s", "cells": cells, "cell": 2}))
-    received = await replies(ws, "z2")
+    received = await replies(ws, "z2", timeout=60)
     thinking = "".join(m["text"] for m in received if m["type"] == "thinking")
     text = "".join(m["text"] for m in received if m["type"] == "text")
     assert thinking == "Look at cell 2's key." and text == answer
@@ -164,20 +152,20 @@ async def test_escalation_streams_thinking_and_answer_and_fixes_name_cells(jp_ws
 async def test_layer_errors_are_one_line_with_a_hint(jp_ws_fetch, fake):
     ws = await jp_ws_fetch("jupyter-layers", "ws")
     ws.write_message(request("explore", "n1", question="why?"))
-    (error,) = await replies(ws, "n1")
+    (error,) = await replies(ws, "n1", timeout=60)
     assert error["type"] == "error" and "(hint: start the notebook's kernel" in error["message"]
     ws.write_message(request("escalate", "n2"))
-    (error,) = await replies(ws, "n2")
+    (error,) = await replies(ws, "n2", timeout=60)
     assert error["message"].startswith("nothing to escalate") and "\n" not in error["message"]
     ws.write_message(json.dumps({"type": "rewrite", "id": "n3", "stream": "s"}))
-    (error,) = await replies(ws, "n3")
+    (error,) = await replies(ws, "n3", timeout=60)
     assert error["message"].startswith("malformed request") and "reload the page" in error["message"]
     for garbage in ("{not json", "[1, 2]", json.dumps({"type": "summon", "id": "n5"})):
         ws.write_message(garbage)
         error = json.loads(await asyncio.wait_for(ws.read_message(), 10))
         assert error["type"] == "error" and error["message"].startswith("malformed request")
     ws.write_message(request("escalate", "n4"))  # the socket still serves
-    assert (await replies(ws, "n4"))[-1]["message"].startswith("nothing to escalate")
+    assert (await replies(ws, "n4", timeout=60))[-1]["message"].startswith("nothing to escalate")
     assert fake.requests == []
     ws.close()
 

@@ -15,13 +15,12 @@ import sys
 from traitlets import Bool, Float, Unicode
 
 from ..context.notebook import is_scratch
-from ..context.situation import as_new_cell, focus_names
-from ..engine.escalate import check_cost, failing_cell, parse_fixes, with_history
-from ..engine.rewrite import now, unified_diff
+from ..context.situation import as_new_cell, focus_names, situation_from_notebook
+from ..engine.escalate import ERROR_QUESTION, SNAPSHOT_BUDGET_MS, check_cost, failing_cell, parse_fixes, with_history
+from ..engine.rewrite import now
 from ..errors import ConfigError
 from ..headless.kernel_session import KernelSession
 from ..headless.notebook_file import NotebookError, read_notebook, write_notebook
-from ..headless.situation import situation_from_notebook
 from ..headless.terminal_run import TerminalRun, error_line
 from ..models.router import Router
 from ..prompts import build_request
@@ -29,8 +28,6 @@ from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 from .rewrite import apply_source, writing_target
 
 USAGE = 'jupyter layers escalate NOTEBOOK [--question "why is X?"] [--apply -o OUT | --apply --in-place]'
-DEFAULT_QUESTION = "Why does the last error happen, and how do I fix it?"  # as %escalate asks
-SNAPSHOT_BUDGET_MS = 300  # as %escalate: a larger snapshot is worth it for the most expensive layer
 
 
 class EscalateApp(CancellableSubcommand):
@@ -80,7 +77,7 @@ class EscalateApp(CancellableSubcommand):
             context = kernel.context(focus_names(executed.cells[cursor].source), SNAPSHOT_BUDGET_MS)
         if not self.question and context["last_error"] is None:
             raise ConfigError("nothing to escalate: the notebook runs without an error", USAGE)
-        question = self.question or DEFAULT_QUESTION
+        question = self.question or ERROR_QUESTION
         situation = situation_from_notebook(executed, cursor, path=path, kernel_context=context, instruction=question)
         situation = with_history(as_new_cell(situation, executed), "", [])
         request = route.prepare(
@@ -104,7 +101,7 @@ class EscalateApp(CancellableSubcommand):
                 applied.append(fix.cell)
             if applied:
                 write_notebook(nb, target)
-        diffs = [{"cell": fix.cell, "diff": unified_diff(fix.before, fix.after, f"cell {fix.cell}")} for fix in fixes]
+        diffs = [{"cell": fix.cell, "diff": fix.diff()} for fix in fixes]
         if self.json_output:
             result = {"answer": answer, "fixes": diffs, "applied": applied, "output": target if applied else None}
             print(json.dumps(result, indent=1, ensure_ascii=False))

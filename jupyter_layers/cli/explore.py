@@ -16,15 +16,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 from traitlets import Bool, Float, Int, Unicode
 
 from ..context.notebook import SCRATCH_TAG
-from ..context.situation import as_new_cell, focus_names
+from ..context.situation import as_new_cell, focus_names, situation_from_notebook
 from ..errors import ConfigError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..headless.kernel_session import KernelSession
 from ..headless.notebook_file import NotebookError, output_path, read_notebook, write_notebook
-from ..headless.situation import situation_from_notebook
 from ..headless.terminal_run import TerminalRun
 from ..models.router import Router
 from ..prompts import build_request
+from ..prompts.explore import ERROR_QUESTION
 from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 
 USAGE = 'jupyter layers explore NOTEBOOK "why is total too high?" [--upto N] [-o OUT | --in-place] [--clean]'
@@ -84,7 +84,7 @@ class ExploreApp(CancellableSubcommand):
             context = kernel.context(focus_names(nb.cells[cursor].source))
             if not question and context["last_error"] is None:
                 raise ConfigError("ask a question (there is no error to explore)", USAGE)
-            question = question or "Why did the last error happen?"
+            question = question or ERROR_QUESTION
             situation = as_new_cell(
                 situation_from_notebook(nb, cursor, path=path, kernel_context=context, instruction=question), nb
             )

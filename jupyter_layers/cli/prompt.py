@@ -9,11 +9,11 @@ import os
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
 from ..config import LAYERS
-from ..context.situation import focus_names
+from ..context.situation import focus_names, situation_from_notebook
 from ..dry_run import as_text, describe, plan
 from ..errors import ConfigError
 from ..headless.notebook_file import check_cell, read_notebook
-from ..headless.situation import execute_upto, situation_from_notebook
+from ..headless.situation import execute_upto
 from .base import LayersSubcommand
 
 

@@ -11,10 +11,10 @@ import sys
 
 from traitlets import Bool, Int, Unicode
 
+from ..context.situation import situation_from_notebook
 from ..engine.rewrite import rewrite, unified_diff
 from ..errors import ConfigError
 from ..headless.notebook_file import check_cell, output_path, read_notebook, write_notebook
-from ..headless.situation import situation_from_notebook
 from ..headless.terminal_run import TerminalRun, error_line
 from ..magics.rewrite import line_selection
 from ..models.router import Router

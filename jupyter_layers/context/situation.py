@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 
-from .notebook import CellView
+from .notebook import CellView, cell_views, saved_last_error
 from .relevance import WORD
 
 
@@ -46,3 +47,26 @@ def as_new_cell(situation: Situation, nb) -> Situation:
     one that failed, say) would be missing from the prompt.
     """
     return dataclasses.replace(situation, cursor=Cursor(len(nb.cells), ""))
+
+
+def situation_from_notebook(
+    nb,
+    cell: int,
+    *,
+    offset: int | None = None,
+    path: str = "",
+    kernel_context: dict | None = None,
+    instruction: str = "",
+    selection: tuple[int, int] | None = None,
+) -> Situation:
+    """Cell ``cell`` is the active one; without a kernel context the saved error outputs stand in for the kernel."""
+    source = nb.cells[cell].source
+    last_error = kernel_context["last_error"] if kernel_context else saved_last_error(nb, cell)
+    return Situation(
+        cursor=Cursor(cell, source, offset, selection),
+        cells=tuple(cell_views(nb)),
+        kernel=kernel_context["snapshot"] if kernel_context else None,
+        last_error=last_error,
+        path=os.path.basename(path),
+        instruction=instruction,
+    )

@@ -16,8 +16,10 @@ from ..context.situation import Situation
 from ..errors import LayersError
 from ..models.messages import Request
 from ..usage import price
-from .rewrite import syntax_error
+from .rewrite import syntax_error, unified_diff
 
+ERROR_QUESTION = "Why does the last error happen, and how do I fix it?"  # what escalating an error asks
+SNAPSHOT_BUDGET_MS = 300  # a larger kernel snapshot is worth it for the most expensive layer
 FIX = re.compile(r'<fix cell="(\d+)">\n?(.*?)\n?</fix>', re.S)
 TYPICAL_ANSWER_TOKENS = 4000
 
@@ -35,6 +37,9 @@ class CellFix:
     @property
     def syntax_error(self) -> str:
         return syntax_error(self.after)
+
+    def diff(self) -> str:
+        return unified_diff(self.before, self.after, f"cell {self.cell}")
 
 
 def parse_fixes(answer: str, sources: dict[int, str]) -> list[CellFix]:

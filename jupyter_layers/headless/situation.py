@@ -1,16 +1,14 @@
-"""A Situation from a notebook file: its cells and saved outputs, and optionally a freshly executed kernel."""
+"""A freshly executed kernel for a notebook file: its cells run, then its context read (for `jupyter layers prompt`)."""
 
 from __future__ import annotations
 
 import ast
 import json
-import os
 
 import nbformat
 from nbclient import NotebookClient
 
-from ..context.notebook import cell_views, is_scratch, saved_last_error
-from ..context.situation import Cursor, Situation
+from ..context.notebook import is_scratch
 from ..errors import LayersError
 from ..kernel import remote
 
@@ -48,26 +46,3 @@ async def execute_upto(
             f"the kernel could not report its state: {result.get('ename')}: {result.get('evalue')}"
         )
     return json.loads(ast.literal_eval(result["data"]["text/plain"]))
-
-
-def situation_from_notebook(
-    nb: nbformat.NotebookNode,
-    cell: int,
-    *,
-    offset: int | None = None,
-    path: str = "",
-    kernel_context: dict | None = None,
-    instruction: str = "",
-    selection: tuple[int, int] | None = None,
-) -> Situation:
-    """Cell ``cell`` is the active one; without a kernel context the saved error outputs stand in for the kernel."""
-    source = nb.cells[cell].source
-    last_error = kernel_context["last_error"] if kernel_context else saved_last_error(nb, cell)
-    return Situation(
-        cursor=Cursor(cell, source, offset, selection),
-        cells=tuple(cell_views(nb)),
-        kernel=kernel_context["snapshot"] if kernel_context else None,
-        last_error=last_error,
-        path=os.path.basename(path),
-        instruction=instruction,
-    )

@@ -18,7 +18,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display, update_display
 
 from ..context.budget import estimate_tokens
-from ..engine.escalate import check_cost, cost_bounds, parse_fixes, with_history
+from ..engine.escalate import ERROR_QUESTION, SNAPSHOT_BUDGET_MS, check_cost, cost_bounds, parse_fixes, with_history
 from ..engine.rewrite import Rewrite, html_diff, unified_diff
 from ..errors import ConfigError
 from ..kernel import cell_history
@@ -28,7 +28,7 @@ from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
 from .situation import history_cells, kernel_situation
 
-SNAPSHOT_FOR_ESCALATION = {"budget_ms": 300, "detail": {"other_chars": 600, "focus_chars": 2000}}
+SNAPSHOT_FOR_ESCALATION = {"budget_ms": SNAPSHOT_BUDGET_MS, "detail": {"other_chars": 600, "focus_chars": 2000}}
 
 
 def attempts_so_far(session: KernelSession) -> list[str]:
@@ -76,7 +76,7 @@ class EscalateMagics(Magics):
     def default_question(self) -> str:
         exploration = self.session.last_exploration
         if cell_history.last_error() is not None:
-            return "Why does the last error happen, and how do I fix it?"
+            return ERROR_QUESTION
         if exploration is not None and exploration.findings and not exploration.findings.complete:
             return exploration.question
         raise ConfigError("nothing to escalate: no error and no open exploration", "%escalate why is X?")

@@ -18,6 +18,7 @@ from ..explore.kernel_workspace import KernelWorkspace
 from ..explore.sandbox import open_sandbox
 from ..kernel import cell_history
 from ..prompts import build_request
+from ..prompts.explore import ERROR_QUESTION
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
 from .situation import kernel_situation
@@ -65,7 +66,7 @@ class ExploreMagics(Magics):
         question = " ".join(args.question).strip().strip("'\"")
         if not question and cell_history.last_error() is None:
             raise ConfigError("ask a question (there is no error to explore)", "%explore why is revenue negative?")
-        question = question or "Why did the last error happen?"
+        question = question or ERROR_QUESTION
         settings = self.session.settings
         limits = Limits(
             args.steps or settings.explore_max_steps,

@@ -7,12 +7,9 @@ trims outputs to text), ``"cell"`` (the active cell's index), and optionally ``"
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 
-from ..context.notebook import cell_views
-from ..context.situation import Cursor, Situation
+from ..context.situation import Situation, situation_from_notebook
 
 
 def notebook(message: dict) -> nbformat.NotebookNode:
@@ -30,20 +27,15 @@ def notebook(message: dict) -> nbformat.NotebookNode:
 
 
 def situation(message: dict, nb: nbformat.NotebookNode, context: dict | None, instruction: str = "") -> Situation:
-    """The active cell at the cursor (or selection); the kernel's context when there is one."""
-    index = int(message["cell"])
-    source = nb.cells[index].source
+    """The active cell at the cursor (or selection); the kernel's context when there is one, else (as on the
+    command line) the notebook's saved error output stands in for the last error."""
     selection = message.get("selection")
-    return Situation(
-        cursor=Cursor(
-            index,
-            source,
-            int(message["offset"]) if message.get("offset") is not None else None,
-            (int(selection[0]), int(selection[1])) if selection else None,
-        ),
-        cells=tuple(cell_views(nb)),
-        kernel=context["snapshot"] if context else None,
-        last_error=context["last_error"] if context else None,
-        path=os.path.basename(message.get("path", "")),
+    return situation_from_notebook(
+        nb,
+        int(message["cell"]),
+        offset=int(message["offset"]) if message.get("offset") is not None else None,
+        selection=(int(selection[0]), int(selection[1])) if selection else None,
+        path=message.get("path", ""),
+        kernel_context=context,
         instruction=instruction,
     )

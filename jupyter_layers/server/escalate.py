@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from ..context.notebook import is_scratch, saved_last_error
 from ..context.situation import as_new_cell, focus_names
-from ..engine.escalate import check_cost, failing_cell, parse_fixes, with_history
-from ..engine.rewrite import now, unified_diff
+from ..engine.escalate import ERROR_QUESTION, SNAPSHOT_BUDGET_MS, check_cost, failing_cell, parse_fixes, with_history
+from ..engine.rewrite import now
 from ..errors import LayersError
 from ..prompts import build_request
 from ..usage import cost
 from .document import notebook, situation
 from .threaded import SocketRun, in_thread, thread_sender
-
-DEFAULT_QUESTION = "Why does the last error happen, and how do I fix it?"
-SNAPSHOT_BUDGET_MS = 300  # as %escalate: a larger snapshot is worth it for the most expensive layer
 
 
 class NothingToEscalate(LayersError):
@@ -34,7 +31,7 @@ async def escalate(state, message: dict, send) -> None:
     last_error = context["last_error"] if context else saved_last_error(nb, len(nb.cells))
     if not question and last_error is None:
         raise NothingToEscalate("nothing to escalate: the notebook shows no error; ask a question")
-    question = question or DEFAULT_QUESTION
+    question = question or ERROR_QUESTION
     settings, path = state.settings, message.get("path", "")
     route = state.router.route("escalate", message.get("model", ""))
     explored = state.explorations.get(path)
@@ -59,7 +56,7 @@ async def escalate(state, message: dict, send) -> None:
                     "cell": fix.cell,
                     "before": fix.before,
                     "after": fix.after,
-                    "diff": unified_diff(fix.before, fix.after, f"cell {fix.cell}"),
+                    "diff": fix.diff(),
                     "syntax_error": fix.syntax_error,
                 }
                 for fix in fixes

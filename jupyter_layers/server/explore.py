@@ -14,11 +14,10 @@ from ..errors import LayersError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, first_line
 from ..explore.notebook_workspace import NotebookWorkspace
 from ..prompts import build_request
+from ..prompts.explore import ERROR_QUESTION
 from .document import notebook, situation
 from .kernel_workspace import ServerKernel
 from .threaded import SocketRun, in_thread, thread_sender
-
-DEFAULT_QUESTION = "Why did the last error happen?"
 
 
 class NoKernel(LayersError):
@@ -64,7 +63,7 @@ async def explore(state, message: dict, send) -> None:
     question = str(message.get("question") or "").strip()
     if not question and context["last_error"] is None:
         raise NothingToExplore("ask a question: there is no error to explore")
-    question = question or DEFAULT_QUESTION
+    question = question or ERROR_QUESTION
     settings, path = state.settings, message.get("path", "")
     route = state.router.route("explore", message.get("model", ""))
     start = as_new_cell(situation(message, nb, context, question), nb)
@@ -77,16 +76,14 @@ async def explore(state, message: dict, send) -> None:
         state.ledger(path),
         on_usage=lambda usage: agent.count(usage.input_tokens + usage.output_tokens),
     )
-    agent = None
     kernel = ServerKernel(state.contexts.kernel_manager.get_kernel(kernel_id), asyncio.get_running_loop())
+    workspace = NotebookWorkspace(kernel, nb, exploration.id, bool(message.get("live")))
+    agent = Agent(route, workspace, run, limits, lambda event: run.post(event_message(exploration, event)))
 
     def work():
-        nonlocal agent
-        with NotebookWorkspace(kernel, nb, exploration.id, bool(message.get("live"))) as workspace:
+        with workspace:  # opens the sandbox in the kernel, and closes it
             if workspace.warning:
                 run.post({"type": "notice", "text": workspace.warning})
-            show = lambda event: run.post(event_message(exploration, event))  # noqa: E731
-            agent = Agent(route, workspace, run, limits, show)
             return agent.explore(request, exploration)
 
     if await in_thread(work, run) is None:

@@ -47,13 +47,9 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         try:
             message = json.loads(raw)
         except json.JSONDecodeError as error:
-            self.send(
-                {"type": "error", "id": None, "message": f"malformed request (not JSON: {error}); {MALFORMED_HINT}"}
-            )
-            return
+            return self.error(None, f"malformed request (not JSON: {error}); {MALFORMED_HINT}")
         if not isinstance(message, dict):
-            self.send({"type": "error", "id": None, "message": f"malformed request (not an object); {MALFORMED_HINT}"})
-            return
+            return self.error(None, f"malformed request (not an object); {MALFORMED_HINT}")
         stream = str(message.get("stream", "default"))
         previous = self.tasks.pop(stream, None)
         if previous is not None:
@@ -62,9 +58,9 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
             return
         operation = OPERATIONS.get(message.get("type"))
         if operation is None:
-            text = f"malformed request (unknown type {message.get('type')!r}); {MALFORMED_HINT}"
-            self.send({"type": "error", "id": message.get("id"), "message": text})
-            return
+            return self.error(
+                message.get("id"), f"malformed request (unknown type {message.get('type')!r}); {MALFORMED_HINT}"
+            )
         self.tasks[stream] = asyncio.ensure_future(self.run(operation, message))
 
     def on_close(self) -> None:
@@ -78,17 +74,21 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         except WebSocketClosedError:
             pass  # the tab went away; its tasks are being cancelled
 
+    def error(self, request_id, text: str) -> None:
+        self.send({"type": "error", "id": request_id, "message": text})
+
     async def run(self, operation, message: dict) -> None:
         request_id = message.get("id")
         try:
             await operation(self.state, message, lambda payload: self.send({"id": request_id, **payload}))
         except LayersError as error:
-            self.send({"type": "error", "id": request_id, "message": str(error)})
+            self.error(request_id, str(error))
         except (KeyError, TypeError, ValueError) as error:
             self.log.warning("jupyter_layers: malformed %s request: %r", message.get("type"), error)
-            message = f"malformed request ({error!r}); {MALFORMED_HINT}"
-            self.send({"type": "error", "id": request_id, "message": message})
+            self.error(request_id, f"malformed request ({error!r}); {MALFORMED_HINT}")
         except Exception as error:  # a bug of ours: the traceback goes to the server log, one line to the browser
             self.log.exception("jupyter_layers: %s request failed", message.get("type"))
-            text = f"internal error: {type(error).__name__}: {error} (hint: the Jupyter server's log has the details)"
-            self.send({"type": "error", "id": request_id, "message": text})
+            self.error(
+                request_id,
+                f"internal error: {type(error).__name__}: {error} (hint: the Jupyter server's log has the details)",
+            )
