@@ -4,6 +4,7 @@ inside a real ipykernel; timeouts, Ctrl-C, crashes and clean-up; live mode; the 
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import os
 import random
@@ -307,6 +308,7 @@ def test_a_child_killed_from_outside_between_cells_is_replaced(sandbox):
 
 
 def test_a_failed_fork_is_a_step_error_and_leaks_nothing(world, monkeypatch):
+    gc.collect()  # earlier tests' sockets closed now, not during the step
     descriptors = len(os.listdir("/proc/self/fd"))
 
     def no_memory():
@@ -316,7 +318,8 @@ def test_a_failed_fork_is_a_step_error_and_leaks_nothing(world, monkeypatch):
         monkeypatch.setattr(os, "fork", no_memory)
         result = sandbox.run("1")
         assert result.error.startswith("ForkError: the kernel could not be forked for a sandbox ([Errno 12]")
-        assert len(os.listdir("/proc/self/fd")) == descriptors
+        # No new descriptor; other threads of the test process (model clients' pools) may close some meanwhile.
+        assert len(os.listdir("/proc/self/fd")) <= descriptors
         monkeypatch.undo()
         assert sandbox.run("1").result == "1"
 
