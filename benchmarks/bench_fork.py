@@ -77,7 +77,7 @@ def memory(pid: int) -> dict:
 
 def measure(namespace: dict, runs: int) -> dict:
     """Runs the cells in ``runs`` fresh sandboxes over ``namespace``; the figures of each run."""
-    from jupyter_layers.explore.sandbox import ForkSandbox
+    from jupyter_layers.sandbox import ForkSandbox
 
     results = []
     for _ in range(runs):

@@ -14,7 +14,7 @@ import sys
 from traitlets import Bool, Dict, Enum, Float, Int, TraitType, Unicode
 
 from .config import LAYERS, JupyterLayers
-from .explore.sandbox_safety import FORCE_FORK
+from .sandbox.safety import FORCE_FORK
 
 TOPICS = (
     ("Providers and models", ("provider", "complete_model", "edit_model", "explore_model", "escalate_model")),

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_layers.explore import sandbox_safety
-from jupyter_layers.explore.sandbox import (
+from jupyter_layers.sandbox import safety as sandbox_safety
+from jupyter_layers.sandbox import (
     LIVE_WARNING,
     ForkSandbox,
     LiveSandbox,
@@ -26,7 +26,8 @@ from jupyter_layers.explore.sandbox import (
     fork_unsafe_reason,
     open_sandbox,
 )
-from jupyter_layers.explore.sandbox_result import RESTARTED_NOTE
+from jupyter_layers.sandbox.protections import here
+from jupyter_layers.sandbox.result import RESTARTED_NOTE
 from tests.kernels import Kernel
 from tests.test_sandbox_support import ALLOWED, HOSTILE, MARKER, REFUSED, Record, hostile_cells, make_world
 
@@ -193,7 +194,7 @@ def test_errors_show_the_scratch_code_only(sandbox):
     assert result.error.startswith("KeyError: 'missing'")
     assert "cell 1, line 4, in <module>: f(df)" in result.error
     assert "cell 1, line 2, in f: return frame['missing']" in result.error
-    assert "sandbox_exec" not in result.error and "sandbox_child" not in result.error
+    assert "sandbox/execute" not in result.error and "sandbox/child" not in result.error
     syntax = sandbox.run("if (:\n    pass")
     assert syntax.error.startswith("SyntaxError:") and "if (:" in syntax.error
     assert sandbox.run("import sys; sys.exit(3)").error.startswith("SystemExit: 3")
@@ -325,7 +326,7 @@ def test_a_failed_fork_is_a_step_error_and_leaks_nothing(world, monkeypatch):
 
 
 ORPHAN = """
-from jupyter_layers.explore.sandbox import ForkSandbox
+from jupyter_layers.sandbox import ForkSandbox
 import os, threading, time
 sandbox = ForkSandbox({})
 sandbox.run("1")
@@ -496,7 +497,7 @@ os.write(1, b"LEAK-fd\\n"); display(HTML("LEAK-html")); 6 * 7"""
 
 KERNEL_OUTPUT_CHECK = f"""import logging, sys, os
 logger = logging.getLogger("scratch-test"); logger.addHandler(logging.StreamHandler(sys.stderr))
-from jupyter_layers.explore.sandbox import ForkSandbox
+from jupyter_layers.sandbox import ForkSandbox
 with ForkSandbox(get_ipython().user_ns) as sandbox:
     step = sandbox.run({SCRATCH_OUTPUT!r})
 seen = lambda text: text.replace("LEAK", "seen")
@@ -516,8 +517,8 @@ def test_in_a_real_kernel_output_of_every_kind_stays_in_the_step(kernel):
 
 
 def remote(kernel, function: str, *args):
-    """One call of jupyter_layers.explore.remote through a silent execute_request, as the server makes it."""
-    from jupyter_layers.explore.remote import expression
+    """One call of jupyter_layers.sandbox.remote through a silent execute_request, as the server makes it."""
+    from jupyter_layers.sandbox.remote import expression
 
     client = kernel.client
     msg_id = client.execute("", silent=True, store_history=False, user_expressions={"r": expression(function, *args)})
@@ -534,7 +535,8 @@ def remote(kernel, function: str, *args):
 def test_remote_calls_through_silent_requests_in_a_real_kernel(kernel):
     kernel.run("remote_probe = [1, 2]")
     count = kernel.run("1").reply["content"]["execution_count"]
-    assert remote(kernel, "open_json", "x1") == {"id": "x1", "mode": "fork", "warning": None}
+    opened = remote(kernel, "open_json", "x1")
+    assert opened == {"id": "x1", "mode": "fork", "warning": None, "protections": here().summary()}
     step = remote(kernel, "run_json", "x1", "remote_probe.append(3); made = 1; print('hi'); remote_probe", 10)
     assert (step["stdout"], step["result"], step["error"], step["refused"]) == ("hi\n", "[1, 2, 3]", None, [])
     assert remote(kernel, "run_json", "x1", "made + 1", 10)["result"] == "2"
@@ -554,7 +556,7 @@ def test_remote_calls_through_silent_requests_in_a_real_kernel(kernel):
 
 
 def test_in_a_real_kernel_ctrl_c_stops_the_exploration_and_its_child(kernel):
-    kernel.run("from jupyter_layers.explore import remote; import json; json.loads(remote.open_json('x3'))")
+    kernel.run("from jupyter_layers.sandbox import remote; import json; json.loads(remote.open_json('x3'))")
     pid = int(kernel.run("remote.run_json('x3', 'x = 1', 10); print(remote.OPEN['x3'].pid)").stdout)
     interrupted = kernel.run("remote.run_json('x3', 'import time; time.sleep(30)', 60)", interrupt_after=1.0)
     assert interrupted.reply["content"]["ename"] == "KeyboardInterrupt"

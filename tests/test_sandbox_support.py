@@ -233,7 +233,7 @@ def check_every_hostile_cell(world: World) -> dict:
 
     Used inside a real kernel, where the report is printed as JSON (without the cells' output, so that any
     output reaching the notebook can only have leaked)."""
-    from jupyter_layers.explore.sandbox import ForkSandbox
+    from jupyter_layers.sandbox import ForkSandbox
 
     report = {}
     before = world.state()

@@ -1,1 +1,1 @@
-"""Layer 3: the exploration agent, and the sandbox its scratch cells run in (``jupyter_layers.explore.sandbox``)."""
+"""Layer 3: the exploration agent and its workspaces; scratch cells run in ``jupyter_layers.sandbox``."""

@@ -18,7 +18,7 @@ from typing import Protocol
 from ..models.events import Stop
 from ..models.messages import Message, Request, Text, ToolResult, ToolUse
 from ..models.router import Route
-from .sandbox import StepResult
+from ..sandbox import StepResult
 
 RESULT_CHARS = 4000  # of one tool result, as the model reads it
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..kernel import cell_history, snapshot
 from ..magics.situation import history_cells
-from .sandbox import Sandbox, StepResult
+from ..sandbox import Sandbox, StepResult
 
 LIST_CHARS = 12_000
 INSPECT_DETAIL = {"focus_chars": 4000, "head_rows": 5, "head_columns": 12}

@@ -13,8 +13,8 @@ from typing import Protocol
 import nbformat
 
 from ..context.notebook import cell_views
-from . import remote as explore_remote
-from .sandbox import StepResult
+from ..sandbox import remote as sandbox_remote
+from ..sandbox import StepResult
 
 STEP_MARGIN = 30.0  # beyond the step timeout: the sandbox kills a step itself, this only guards a stuck kernel
 WORKSPACE = "__import__('jupyter_layers.explore.kernel_workspace', fromlist=['x']).KernelWorkspace(get_ipython(), None)"
@@ -35,17 +35,17 @@ class NotebookWorkspace:
         self.warning = ""
 
     def __enter__(self) -> NotebookWorkspace:
-        opened = json.loads(self.session.evaluate(explore_remote.expression("open_json", self.id, self.live)))
+        opened = json.loads(self.session.evaluate(sandbox_remote.expression("open_json", self.id, self.live)))
         self.warning = opened["warning"] or ""
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
         if kind is None or not issubclass(kind, KeyboardInterrupt):  # after Ctrl-C the kernel is shut down instead
-            self.session.evaluate(explore_remote.expression("close_json", self.id))
+            self.session.evaluate(sandbox_remote.expression("close_json", self.id))
 
     def run(self, code: str, timeout: float) -> StepResult:
         reply = self.session.evaluate(
-            explore_remote.expression("run_json", self.id, code, timeout), timeout + STEP_MARGIN
+            sandbox_remote.expression("run_json", self.id, code, timeout), timeout + STEP_MARGIN
         )
         return StepResult.from_dict(json.loads(reply))
 

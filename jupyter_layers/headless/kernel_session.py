@@ -4,7 +4,7 @@ nbclient is async; the agent and the model streams are sync. The session therefo
 and runs each kernel request to completion on it (``run_until_complete``), on the caller's thread. Model streams
 iterate on their own background loop (``models/stream.py``), so the two never share a loop. Everything the CLI
 asks of the kernel goes through silent ``user_expressions`` requests (no output, no history, no execution
-count), the same channel the server uses: ``kernel/remote.py`` for the context, ``explore/remote.py`` for the
+count), the same channel the server uses: ``kernel/remote.py`` for the context, ``sandbox/remote.py`` for the
 exploration sandbox. Leaving the session shuts the kernel down, at once after Ctrl-C.
 """
 

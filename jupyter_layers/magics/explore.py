@@ -15,7 +15,7 @@ from IPython.display import display, update_display
 from ..errors import ConfigError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..explore.kernel_workspace import KernelWorkspace
-from ..explore.sandbox import open_sandbox
+from ..sandbox import open_sandbox
 from ..kernel import cell_history
 from ..prompts import build_request
 from ..prompts.explore import ERROR_QUESTION

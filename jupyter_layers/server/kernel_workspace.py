@@ -2,7 +2,7 @@
 
 The agent is synchronous; the kernel is reached the server's way, by async clients on the server's event loop.
 Each ``evaluate`` hands its request to the loop and waits for the answer in the worker thread, so neither the
-loop nor the kernel's other users wait on the agent. Scratch code goes through ``explore/remote.py``, the same
+loop nor the kernel's other users wait on the agent. Scratch code goes through ``sandbox/remote.py``, the same
 silent ``user_expressions`` channel the command line uses.
 """
 

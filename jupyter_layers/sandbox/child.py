@@ -15,16 +15,16 @@ import faulthandler
 import gc
 import os
 import signal
-import stat
 import sys
 import tempfile
 import traceback
 
-from . import sandbox_audit
-from .sandbox_capture import Capture, Redirection
-from .sandbox_exec import run_code
-from .sandbox_pipe import read_message, write_message
-from .sandbox_result import StepResult
+from . import audit, refusals
+from .capture import Capture, Redirection
+from .execute import run_code
+from .pipe import read_message, write_message
+from .protections import protect
+from .result import StepResult
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 INTERNAL_ERROR = 70  # EX_SOFTWARE: the sandbox's own code failed, not the scratch code
@@ -39,7 +39,8 @@ def serve(requests: int, replies: int, namespace: dict, workdir: str, native: tu
         redirection.apply()  # first of all: nothing may reach the kernel's streams
         _detach(native, parent)
         _settle(workdir)
-        guard = sandbox_audit.install(workdir)
+        applied, sealed = protect(workdir, keep={requests, replies, *native, 1, 2})
+        guard = audit.install(workdir)
         _refuse_kernel_messages(guard)
         _refuse_unaudited_process_starts(guard)
         number = 0
@@ -47,10 +48,13 @@ def serve(requests: int, replies: int, namespace: dict, workdir: str, native: tu
             number += 1
             redirection.undo()  # the previous cell may have replaced sys.stdout and friends: point them back
             redirection.apply()
-            value, error = run_code(request["code"], namespace, number)
+            value, error, exception = run_code(request["code"], namespace, number)
+            os_refused, hint = refusals.explain(exception, workdir, sealed, applied.network)
             stdout, stderr, outputs = capture.take()
-            reply = StepResult(stdout, stderr, value, outputs, error, guard.take())
-            write_message(replies, reply.to_dict())
+            error = f"{error}\n{hint}" if hint else error
+            reply = StepResult(stdout, stderr, value, outputs, error, guard.take() + tuple(os_refused))
+            write_message(replies, {**reply.to_dict(), "protections": applied.to_dict()})
+            del exception  # its frames hold the cell's locals
     except BaseException:  # noqa: B036 - a failure of the sandbox itself: written to the child's stderr file,
         # which the parent reads and reports with the exit status
         os.write(2, traceback.format_exc().encode(errors="replace"))
@@ -65,7 +69,6 @@ def _detach(native: tuple[int, int], parent: int) -> None:
         signal.signal(number, signal.SIG_DFL)
     sys.settrace(None)  # a debugger's tracer would wait on its threads, which did not survive the fork
     sys.setprofile(None)
-    _unshare_file_positions()
     # Output written by C code goes to descriptors 1 and 2. In ipykernel those are pipes that the kernel reads
     # and forwards to the notebook, so the child gives them files of its own, which the parent reads.
     os.dup2(native[0], 1)
@@ -78,29 +81,6 @@ def _detach(native: tuple[int, int], parent: int) -> None:
         os._exit(0)  # the parent died before the line above took effect
 
 
-def _unshare_file_positions() -> None:
-    """Gives each inherited regular file a position of its own.
-
-    A forked child shares each open file description, with its position, with the kernel: a scratch cell
-    reading a file object the user has open would move the user's position too. Reopening the file through
-    /proc (Linux) makes a new description at the same position, put in place of the old descriptor number.
-    """
-    if not os.path.isdir("/proc/self/fdinfo"):
-        return
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd <= 2 or not os.path.exists(f"/proc/self/fdinfo/{fd}"):
-            continue  # 0-2 are replaced below; the listing's own descriptor is gone by now
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            continue
-        with open(f"/proc/self/fdinfo/{fd}") as info:
-            flags = int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
-        fresh = os.open(f"/proc/self/fd/{fd}", flags & (os.O_ACCMODE | os.O_APPEND))
-        os.lseek(fresh, os.lseek(fd, 0, os.SEEK_CUR), os.SEEK_SET)
-        os.dup2(fresh, fd, inheritable=os.get_inheritable(fd))
-        os.close(fresh)
-
-
 def _settle(workdir: str) -> None:
     """Process state that keeps the child's work inside the child."""
     # The pre-fork objects go to the permanent generation, so the child's collector never walks them and so
@@ -111,7 +91,7 @@ def _settle(workdir: str) -> None:
     os.environ["TMPDIR"] = workdir
 
 
-def _refuse_kernel_messages(guard: sandbox_audit.AuditGuard) -> None:
+def _refuse_kernel_messages(guard: audit.AuditGuard) -> None:
     """Widgets and comms send kernel messages over the parent's ZMQ sockets; in the child that is refused."""
     session = sys.modules.get("jupyter_client.session")
     if session is None:
@@ -124,7 +104,7 @@ def _refuse_kernel_messages(guard: sandbox_audit.AuditGuard) -> None:
     session.Session.send = send
 
 
-def _refuse_unaudited_process_starts(guard: sandbox_audit.AuditGuard) -> None:
+def _refuse_unaudited_process_starts(guard: audit.AuditGuard) -> None:
     """``subprocess`` raises an audit event before it forks, but multiprocessing's "spawn" and "forkserver"
     start their processes through ``_posixsubprocess.fork_exec`` directly, which raises none."""
     if os.name != "posix":

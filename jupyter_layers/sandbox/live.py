@@ -15,10 +15,11 @@ import os
 import threading
 import time
 
-from .sandbox_capture import Capture, Redirection
-from .sandbox_exec import run_code
-from .sandbox_result import StepResult
-from .sandbox_workdir import Workdir
+from .capture import Capture, Redirection
+from .execute import run_code
+from .protections import LIVE
+from .result import StepResult
+from .workdir import Workdir
 
 
 class ScratchTimeout(BaseException):
@@ -62,6 +63,7 @@ class LiveSandbox:
     """Scratch cells in ``namespace`` itself; names they create are removed on ``close()``."""
 
     mode = "live"
+    protections = LIVE
 
     def __init__(self, namespace: dict, *, workdir: str | None = None):
         self.namespace = namespace
@@ -87,7 +89,7 @@ class LiveSandbox:
         try:
             with _Deadline(timeout):
                 stops = (KeyboardInterrupt, ScratchTimeout)
-                value, error = run_code(code, self.namespace, self._number, passthrough=stops)
+                value, error, _exception = run_code(code, self.namespace, self._number, passthrough=stops)
         except ScratchTimeout:
             timed_out = True
             error = (

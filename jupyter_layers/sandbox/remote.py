@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 
-from .sandbox import Sandbox, open_sandbox
+from . import Sandbox, open_sandbox
 
 OPEN: dict[str, Sandbox] = {}
-MODULE = "__import__('jupyter_layers.explore.remote', fromlist=['x'])"
+MODULE = "__import__('jupyter_layers.sandbox.remote', fromlist=['x'])"
 
 
 def expression(function: str, *args) -> str:
@@ -27,16 +27,18 @@ def _namespace() -> dict:
 
     shell = get_ipython()
     if shell is None:
-        raise RuntimeError("jupyter_layers.explore.remote runs inside an IPython kernel")
+        raise RuntimeError("jupyter_layers.sandbox.remote runs inside an IPython kernel")
     return shell.user_ns
 
 
 def open_json(exploration_id: str, live: bool = False) -> str:
-    """Opens the exploration's sandbox: {"id", "mode", "warning"}. An id already open is closed and reopened."""
+    """Opens the exploration's sandbox: {"id", "mode", "warning", "protections"} (the protections' summary line).
+    An id already open is closed and reopened."""
     close_json(exploration_id)
     sandbox, warning = open_sandbox(_namespace(), live=live)
     OPEN[exploration_id] = sandbox
-    return json.dumps({"id": exploration_id, "mode": sandbox.mode, "warning": warning})
+    summary = sandbox.protections.summary()
+    return json.dumps({"id": exploration_id, "mode": sandbox.mode, "warning": warning, "protections": summary})
 
 
 def run_json(exploration_id: str, code: str, timeout: float = 30.0) -> str:

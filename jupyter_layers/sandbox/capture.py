@@ -15,7 +15,7 @@ import io
 import sys
 from functools import cache
 
-from .sandbox_render import render, render_bundle
+from .render import render, render_bundle
 
 STREAM_CHARS = 20_000
 MAX_OUTPUTS = 20

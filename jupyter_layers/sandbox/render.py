@@ -5,7 +5,7 @@ Types are recognised by their class names, so nothing here imports pandas or mat
 
 from __future__ import annotations
 
-from .sandbox_result import clip
+from .result import clip
 
 VALUE_CHARS = 10_000
 FRAME_LIMITS = {"max_rows": 40, "max_cols": 20, "max_colwidth": 60}

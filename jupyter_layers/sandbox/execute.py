@@ -12,7 +12,7 @@ import linecache
 import os
 import traceback
 
-from .sandbox_render import render
+from .render import render
 
 SCRATCH_PREFIX = "<scratch-"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,8 +60,9 @@ def describe(error: BaseException) -> str:
 
 def run_code(
     code: str, namespace: dict, number: int, passthrough: tuple[type[BaseException], ...] = ()
-) -> tuple[str | None, str | None]:
-    """Runs ``code`` in ``namespace``; returns (the last expression's value as text, the error as text).
+) -> tuple[str | None, str | None, BaseException | None]:
+    """Runs ``code`` in ``namespace``; returns (the last expression's value as text, the error as text, the
+    error itself, for the caller to tell refusals apart).
 
     Catching every exception the scratch code raises and returning it as text is this function's job: the
     agent reads it as the step's error. Exceptions in ``passthrough`` (a real Ctrl-C, a live-mode timeout)
@@ -77,10 +78,10 @@ def run_code(
         if tree.body:
             exec(compile(tree, filename, "exec"), namespace)
         if last is None:
-            return None, None
+            return None, None, None
         value = eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
-        return (None if value is None else render(value)), None
+        return (None if value is None else render(value)), None, None
     except passthrough:
         raise
     except BaseException as error:  # noqa: B036 - the scratch code's SystemExit or KeyboardInterrupt is its error
-        return None, describe(error)
+        return None, describe(error), error

@@ -18,10 +18,11 @@ import time
 import warnings
 import weakref
 
-from .sandbox_child import INTERNAL_ERROR, serve
-from .sandbox_pipe import MessageReader, write_message
-from .sandbox_result import StepResult, clip
-from .sandbox_workdir import Workdir
+from .child import INTERNAL_ERROR, serve
+from .pipe import MessageReader, write_message
+from .protections import Protections, here
+from .result import StepResult, clip
+from .workdir import Workdir
 
 NATIVE_CHARS = 4000
 POLL_WITHOUT_PIDFD = 0.05  # seconds between liveness checks where pidfd_open is missing (macOS, old Linux)
@@ -191,8 +192,14 @@ class ForkSandbox:
         self.workdir = self._workdir.path
         self.fork_seconds: float | None = None  # how long the last os.fork took in this process
         self._child: _Child | None = None
+        self._applied: Protections | None = None  # what the last child reported it applied
         self._lost = False  # a child was killed or died: the next one is a restart
         self._closed = False
+
+    @property
+    def protections(self) -> Protections:
+        """What the sandbox's child applied, or before it has run a cell, what this machine allows."""
+        return self._applied or here()
 
     @property
     def pid(self) -> int | None:
@@ -247,6 +254,7 @@ class ForkSandbox:
                 restarted=restarted,
                 elapsed=time.monotonic() - started,
             )
+        self._applied = Protections.from_dict(reply.pop("protections"))
         result = StepResult.from_dict(reply)
         return dataclasses.replace(
             result,
