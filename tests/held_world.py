@@ -174,7 +174,12 @@ def make_held_world(folder: str, namespace: dict) -> HeldWorld:
 
 
 LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-CHECKED = "def checked(result, what):\n    if result < 0:\n        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), what)\n"
+CHECKED = (
+    "def checked(result, what):\n"
+    "    if result < 0:\n"
+    "        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), what)\n"
+    "    return result\n"
+)
 
 # Each cell tries to change the user's world through what the kernel holds, from Python or from C.
 HELD_HOSTILE = {
