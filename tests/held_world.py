@@ -18,6 +18,7 @@ import http.client
 import logging
 import mmap
 import os
+import select
 import socket
 import sqlite3
 import threading
@@ -75,6 +76,7 @@ class HeldWorld:
     namespace: dict
     recorder: Recorder
     names: tuple[str, ...] = field(default=())
+    local_sockets: tuple[socket.socket, ...] = field(default=())  # listening UNIX sockets nobody may reach
 
     def close(self) -> None:
         """Closes the user's handles and frees the shared memory segment (a /dev/shm file otherwise left behind)."""
@@ -87,6 +89,8 @@ class HeldWorld:
         ns["shm"].close()
         ns["shm"].unlink()
         self.recorder.server.close()
+        for local in self.local_sockets:
+            local.close()
 
     def state(self) -> dict:
         ns = self.namespace
@@ -98,6 +102,7 @@ class HeldWorld:
             "shared_memory": sha(ns["shm"].buf),
             "anonymous_mmap": sha(ns["anon"]),
             "received": self.recorder.snapshot(),
+            "local_sockets_reached": bool(select.select(list(self.local_sockets), [], [], 0)[0]),
             "positions": [ns[name].tell() for name in ("text_fh", "bin_fh", "append_fh", "read_fh")],
         }
 
@@ -149,6 +154,14 @@ def make_held_world(folder: str, namespace: dict) -> HeldWorld:
     http_conn = http.client.HTTPConnection("127.0.0.1", recorder.port)
     http_conn.request("GET", "/user")
     assert http_conn.getresponse().read() == b"ok"  # the connection stays open (keep-alive)
+    service = socket.socket(socket.AF_UNIX)  # a local service: a database or Docker socket, by path
+    service.bind(path("service.sock"))
+    service.listen()
+    abstract = socket.socket(socket.AF_UNIX)
+    abstract.bind(f"\0jupyter-layers-test-{os.getpid()}-{id(abstract)}")
+    abstract.listen()
+    datagrams = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # like syslog's /dev/log
+    datagrams.bind(path("datagrams.sock"))
     data = {"df": pd.DataFrame({"a": [1, 3], "b": [2, 4]}), "values": [1, 2, 3], "FOLDER": folder}
     handles = {
         "con": con,
@@ -165,12 +178,13 @@ def make_held_world(folder: str, namespace: dict) -> HeldWorld:
         "sock": sock,
         "http_conn": http_conn,
         "PORT": recorder.port,
+        "ABSTRACT": abstract.getsockname(),
         "pd": pd,
         "np": np,
     }
     namespace.update(data)
     namespace.update(handles)
-    return HeldWorld(folder, namespace, recorder, tuple(data))
+    return HeldWorld(folder, namespace, recorder, tuple(data), (service, abstract, datagrams))
 
 
 LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
@@ -218,6 +232,28 @@ HELD_HOSTILE = {
         "address = struct.pack('<HH4s8x', socket.AF_INET, socket.htons(PORT), socket.inet_aton('127.0.0.1'))\n"
         "checked(libc.connect(s, address, len(address)), 'connect')\nlibc.write(s, b'SCRATCH', 7)"
     ),
+    "ctypes_connect_unix_path": LIBC
+    + CHECKED
+    + (
+        "import socket\ns = checked(libc.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0), 'socket')\n"
+        "address = socket.AF_UNIX.to_bytes(2, 'little') + FOLDER.encode() + b'/service.sock\\0'\n"
+        "checked(libc.connect(s, address, len(address)), 'connect')"
+    ),
+    "ctypes_connect_abstract": LIBC
+    + CHECKED
+    + (
+        "import socket\ns = checked(libc.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0), 'socket')\n"
+        "address = socket.AF_UNIX.to_bytes(2, 'little') + ABSTRACT\n"
+        "checked(libc.connect(s, address, len(address)), 'connect')"
+    ),
+    "ctypes_sendto_unix_datagram": LIBC
+    + CHECKED
+    + (
+        "import socket\ns = checked(libc.socket(socket.AF_UNIX, socket.SOCK_DGRAM, 0), 'socket')\n"
+        "address = socket.AF_UNIX.to_bytes(2, 'little') + FOLDER.encode() + b'/datagrams.sock\\0'\n"
+        "checked(libc.sendto(s, b'SCRATCH', 7, 0, address, len(address)), 'sendto')"
+    ),
+    "unix_socket_connect": "import socket; socket.socket(socket.AF_UNIX).connect(FOLDER + '/service.sock')",
     "ctypes_kill_kernel": LIBC + CHECKED + "checked(libc.kill(os.getppid(), 15), 'kill')",
     "posix_spawn": "import os; os.posix_spawn('/bin/sh', ['sh', '-c', f'echo x >> {FOLDER}/data.csv'], {})",
     "subprocess": "import subprocess; subprocess.run(['sh', '-c', f'echo x >> {FOLDER}/data.csv'], check=True)",

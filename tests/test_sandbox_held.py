@@ -120,6 +120,9 @@ SEEN_WHEN_DONE = [
     "pandas_to_parquet",
     "socket_sendall",
     "http_keepalive_request",
+    "ctypes_connect_unix_path",
+    "ctypes_connect_abstract",
+    "ctypes_sendto_unix_datagram",
     "rmtree_quietly",
 ]
 
@@ -188,10 +191,10 @@ def test_where_namespaces_and_landlock_are_forbidden_it_says_so_once_and_claims_
         [sys.executable, "-c", CONTAINER], capture_output=True, text=True, timeout=60, cwd=ROOT, check=True
     )
     seen = json.loads(done.stdout)
-    assert seen["summary"] == "fork · descriptors sealed · shared memory private"
+    assert seen["summary"] == "fork · connect refused · descriptors sealed · shared memory private"
     assert any("network namespace" in m for m in seen["missing"]) and any("Landlock" in m for m in seen["missing"])
     assert (
-        seen["warning"].startswith("scratch cells run in a fork (fork · descriptors sealed") and seen["again"] is None
+        seen["warning"].startswith("scratch cells run in a fork (fork · connect refused") and seen["again"] is None
     )
     assert seen["created"] and seen["error"] is None  # without Landlock, C code can write: and it was not claimed
 
@@ -199,5 +202,6 @@ def test_where_namespaces_and_landlock_are_forbidden_it_says_so_once_and_claims_
 def test_this_machine_has_every_protection():
     """The CI machine (Linux 6.x, Landlock, namespaces) must get them all; a regression here is silent otherwise."""
     found = here()
-    assert found.landlock >= 6 and found.network and found.descriptors and found.shared_memory, found
+    assert found.landlock >= 6 and found.network and found.connect_refused, found
+    assert found.descriptors and found.shared_memory, found
     assert found.missing == () and found.summary().startswith(f"fork · landlock v{found.landlock} · no network")

@@ -2,7 +2,8 @@
 
 ``protect`` is the child's sequence. Its order matters: descriptors are sealed and shared mappings made private
 while the child can still open anything; the network namespace is entered while ``/proc/self/uid_map`` is
-still writable; Landlock comes last, because after it the child can write only in its folder. What could not
+still writable; Landlock next, because after it the child can write only in its folder; the seccomp filter
+last. What could not
 be had is said in ``missing`` and never claimed in ``summary``.
 
 ``here`` answers "what would hold here" without an exploration: it forks a throwaway child that applies the
@@ -14,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import platform
 import tempfile
 import warnings
 from dataclasses import dataclass
 
-from . import landlock, mappings, network, seal
+from . import landlock, mappings, network, seal, seccomp
 from .pipe import read_message, write_message
 from .safety import fork_unsafe_reason
 from .workdir import remove_tree
@@ -31,13 +33,15 @@ class Protections:
     mode: str = "fork"  # "fork" | "live"
     landlock: int = 0  # the Landlock ABI version enforced; 0 when none is
     network: bool = False  # the child is in a network namespace of its own
+    connect_refused: bool = False  # a seccomp filter refuses connect() and addressed sends (UNIX sockets by path)
     descriptors: bool = False  # inherited descriptors are sealed
     shared_memory: bool = False  # shared mappings are private
     audit: bool = False  # the audit hook names what Python-level calls were refused
     missing: tuple[str, ...] = ()  # what could not be had here, and why
 
     def summary(self) -> str:
-        """For example ``fork · landlock v7 · no network · descriptors sealed · shared memory private``."""
+        """For example ``fork · landlock v7 · no network · connect refused · descriptors sealed · shared memory
+        private``."""
         if self.mode == "live":
             return "live (scratch cells run in your kernel: nothing is isolated)"
         parts = [self.mode]
@@ -45,6 +49,8 @@ class Protections:
             parts.append(f"landlock v{self.landlock}")
         if self.network:
             parts.append("no network")
+        if self.connect_refused:
+            parts.append("connect refused")
         if self.descriptors:
             parts.append("descriptors sealed")
         if self.shared_memory:
@@ -86,15 +92,29 @@ def protect(folder: str, keep: set[int]) -> tuple[Protections, list[seal.Sealed]
             abi = 0
     else:
         missing.append("no Landlock in this kernel (Linux 5.13+): writes from C code are not refused")
+    connect_refused = _filter_connections(missing)
     protections = Protections(
         landlock=abi,
         network=network_failure is None,
+        connect_refused=connect_refused,
         descriptors=True,
         shared_memory=not privatized.left_shared,
         audit=True,
         missing=tuple(missing),
     )
     return protections, sealed
+
+
+def _filter_connections(missing: list[str]) -> bool:
+    if not seccomp.supported():
+        missing.append(f"no seccomp filter for {platform.machine()}: C code can connect to UNIX sockets by path")
+        return False
+    try:
+        seccomp.refuse_connections()
+    except OSError as error:
+        missing.append(f"seccomp refused ({error}): C code can connect to UNIX sockets by path")
+        return False
+    return True
 
 
 @functools.cache
