@@ -199,6 +199,36 @@ def test_where_namespaces_and_landlock_are_forbidden_it_says_so_once_and_claims_
     assert seen["created"] and seen["error"] is None  # without Landlock, C code can write: and it was not claimed
 
 
+UNPRIVILEGED = textwrap.dedent(
+    """
+    import ctypes, json, os, tempfile
+    import _posixsubprocess  # imported before the uid changes: this Python lives under /root
+    from jupyter_layers.sandbox import ForkSandbox
+    folder = tempfile.mkdtemp()
+    os.chmod(folder, 0o777)
+    os.setgid(12345); os.setgroups([]); os.setuid(12345)
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # dumpable again, as a kernel its user started is
+    with ForkSandbox({"FOLDER": folder}) as sandbox:
+        from_c = sandbox.run("import ctypes; ctypes.CDLL(None).creat(FOLDER.encode() + b'/from-c', 0o644)")
+        who = sandbox.run("import os; os.getuid(), os.getgid()").result
+        applied = sandbox.protections.summary()
+    print(json.dumps({"applied": applied, "who": who, "created": os.path.exists(folder + "/from-c")}))
+    """
+)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="becoming another user needs root; as a user, the test below is this")
+def test_an_unprivileged_user_gets_every_protection_through_a_user_namespace():
+    """Root enters a network namespace directly; a user goes through a user namespace of their own, which must
+    map their uid and gid to themselves (files keep their owners) and still leave the network."""
+    done = subprocess.run(
+        [sys.executable, "-c", UNPRIVILEGED], capture_output=True, text=True, timeout=60, cwd=ROOT, check=True
+    )
+    seen = json.loads(done.stdout)
+    assert seen["applied"] == here().summary() and "no network" in seen["applied"]
+    assert seen["who"] == "(12345, 12345)" and not seen["created"]
+
+
 def test_this_machine_has_every_protection():
     """The CI machine (Linux 6.x, Landlock, namespaces) must get them all; a regression here is silent otherwise."""
     found = here()

@@ -1,4 +1,7 @@
-"""The sandbox child's audit hook (PEP 578): refuses what would reach outside the child process.
+"""The sandbox child's audit hook (PEP 578): names, before the call is made, what would reach outside the child.
+
+It is the friendly layer: the operating system (``landlock``, ``network``, ``seccomp``, ``seal``) is what
+binds C code; the hook makes a Python-level attempt fail early with a message the agent can act on.
 
 Refused: opening a file for writing, creating, deleting, renaming, linking, truncating or changing the
 metadata of a path outside the sandbox's folder; starting processes (``subprocess``, ``os.system``,
@@ -6,11 +9,11 @@ metadata of a path outside the sandbox's folder; starting processes (``subproces
 connections, binds, datagrams and name lookups; SQLite databases outside the folder (SQLite writes its files
 from C, where no ``open`` event is raised). Allowed: reading anything, ``os.chdir`` (the child has its own
 working directory), writing inside the folder and to ``/dev/null``, ``ctypes`` (numpy and others load
-libraries with it; it can also call any C function, so it is a way around every rule here).
+libraries with it; what its C calls attempt is the operating system's to refuse).
 
 A refusal raises ``PermissionError("jupyter_layers sandbox: <what>")`` where the scratch code made the call,
 and is recorded, so the agent learns of it even if the code swallowed the exception. An audit hook sees only
-what Python raises events for: it guards against accidents, not against code that sets out to escape.
+what Python raises events for, and code can get around it; the operating system's refusals are the guarantee.
 """
 
 from __future__ import annotations

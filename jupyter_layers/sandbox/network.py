@@ -42,7 +42,13 @@ def isolate() -> str | None:
     failure = _unshare(CLONE_NEWUSER | CLONE_NEWNET)
     if failure:
         return f"unprivileged user namespaces are not available here ({os.strerror(failure)})"
-    _write("/proc/self/setgroups", "deny")  # required before an unprivileged gid_map
-    _write("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    try:
+        _write("/proc/self/setgroups", "deny")  # required before an unprivileged gid_map
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    except PermissionError:
+        # A process that is not dumpable (one that changed its uid) may not write its own maps. The namespace
+        # is entered all the same; os.getuid() then shows the overflow uid, while the kernel still checks file
+        # access against the real one.
+        pass
     return None

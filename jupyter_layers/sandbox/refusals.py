@@ -55,7 +55,7 @@ def _kind(error: BaseException, folder: str, offline: bool) -> str | None:
         if error.errno in WRITE_REFUSED:
             name = os.fsdecode(error.filename) if isinstance(error.filename, (str, bytes)) else None
             if name is None:
-                return "write"
+                return "refused"
             inside = os.path.realpath(name).startswith(folder + os.sep)
             readable = os.access(name, os.R_OK) or os.access(os.path.dirname(name) or ".", os.R_OK)
             return "write" if readable and not inside else None  # unreadable: a real permission error
@@ -85,6 +85,8 @@ HINTS = {
     "sealed": "a write through something the kernel holds open was refused: in the sandbox, files the kernel "
     "has open are read-only and its sockets and pipes are cut off",
     "network": "the sandbox has no network",
+    "refused": "the operating system refused it: in the sandbox, writes go only under {folder}, and there is no "
+    "network and no connection to other processes",
 }
 
 
