@@ -193,9 +193,7 @@ def test_where_namespaces_and_landlock_are_forbidden_it_says_so_once_and_claims_
     seen = json.loads(done.stdout)
     assert seen["summary"] == "fork · connect refused · descriptors sealed · shared memory private"
     assert any("network namespace" in m for m in seen["missing"]) and any("Landlock" in m for m in seen["missing"])
-    assert (
-        seen["warning"].startswith("scratch cells run in a fork (fork · connect refused") and seen["again"] is None
-    )
+    assert seen["warning"].startswith("scratch cells run in a fork (fork · connect refused") and seen["again"] is None
     assert seen["created"] and seen["error"] is None  # without Landlock, C code can write: and it was not claimed
 
 
