@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .config import LAYERS
 from .models.router import Router
+from .sandbox.protections import Protections
 
 
 def layer_status(router: Router) -> dict:
@@ -25,3 +26,9 @@ def format_status(rows: dict) -> str:
         f"{layer:<9} {row['label']}" + ("  (offline, on this machine)" if row["offline"] else "")
         for layer, row in rows.items()
     )
+
+
+def format_sandbox(protections: Protections) -> str:
+    """The line under the layers': what protects scratch cells here, then each thing missing, indented under it."""
+    missing = [f"{'':<10}{item}" for item in protections.missing]
+    return "\n".join([f"{'sandbox':<9} {protections.summary()}", *missing])

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import queue
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
 from jupyter_client.manager import start_new_kernel
+
+from jupyter_layers.sandbox.protections import Protections
+
+HERE = "__import__('jupyter_layers.sandbox.protections', fromlist=['x']).here()"  # in a kernel: its protections
+
+
+def protections_here() -> Protections:
+    """What scratch cells get in a fresh Python process on this machine (a kernel, a command a test starts),
+    asked of such a process: probing would fork pytest itself, with its servers' threads."""
+    code = f"import json; print(json.dumps({HERE}.to_dict()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return Protections.from_dict(json.loads(done.stdout))
 
 
 @dataclass

@@ -14,6 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
+from tests.kernels import protections_here
 from tests.test_escalate import FAILING, answer
 from tests.test_explore import FINISH, PLANTED_BUG
 
@@ -73,6 +74,8 @@ def test_explore_writes_scratch_cells_after_the_last_executed_cell_and_the_findi
     assert done.returncode == 0, done.stderr
     assert "customer 10 is listed twice" in done.stdout and "- step 1: 5 orders became 7 rows" in done.stdout
     assert "scratch step 1" in done.stderr
+    said = [line for line in done.stderr.splitlines() if line.startswith("scratch cells: ")]
+    assert said == [f"scratch cells: {protections_here().summary()}"]  # once: what protects the kernel's fork
     assert bug.read_bytes() == before
 
     cells = nbformat.read(out, as_version=4).cells

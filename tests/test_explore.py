@@ -8,7 +8,9 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from jupyter_layers.sandbox import LIVE_WARNING
 from tests.fakes.model_server import Text, ToolUse, Turn
+from tests.kernels import HERE
 
 PLANTED_BUG = """
 import pandas as pd
@@ -101,6 +103,9 @@ def test_a_planted_merge_bug_is_found_with_cited_scratch_steps(kernel, fake):
     assert "customer 10 is listed twice" in text and "- step 1: 5 orders became 7 rows" in text
     assert "drop_duplicates('customer_id')" in text
 
+    summary = kernel.run(f"print({HERE}.summary())").stdout  # what this kernel's forks get
+    assert done.stdout.startswith(f"scratch cells: {summary}")  # said first, in one line
+
     # the scratch steps mutated, deleted and rebound user names: none of it reached the user's namespace
     state = kernel.run("print(len(orders), len(customers), total, 'dupes' in dir())").stdout
     assert state == "5 5 395.0 False\n"  # 275 of orders, plus orders 1 and 4 counted twice: the planted bug
@@ -108,6 +113,17 @@ def test_a_planted_merge_bug_is_found_with_cited_scratch_steps(kernel, fake):
     cleaned = kernel.run("%explore --clean")
     emptied = [m for m in cleaned.of_type("update_display_data") if m["content"]["data"] == {"text/plain": ""}]
     assert len(emptied) >= 2 and "the findings stay" in cleaned.stdout
+
+
+def test_a_live_exploration_says_nothing_is_isolated(kernel, fake):
+    fake.script(Turn([ToolUse("run_cell", {"code": "print(len(orders))"})]), Turn([FINISH]))
+    done = kernel.run("%explore --live why?")
+    assert done.stdout.splitlines()[:2] == [
+        "scratch cells: live (scratch cells run in your kernel: nothing is isolated)",
+        f"{LIVE_WARNING}. Why: you asked for --live. File writes, subprocesses and network access are not blocked "
+        "in this mode.",
+    ]
+    assert "── output ──\nstdout:\n5\n" in scratch_blocks(done)[0]["data"]["text/plain"]
 
 
 def test_a_timeout_kills_the_step_and_the_exploration_goes_on(kernel, fake):

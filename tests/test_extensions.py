@@ -11,6 +11,10 @@ import pytest
 from nbclient import NotebookClient
 from tornado.httpclient import HTTPClientError
 
+from jupyter_layers.sandbox.protections import Protections
+from jupyter_layers.status import format_sandbox
+from tests.kernels import HERE, protections_here
+
 
 def run_notebook(*sources: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
@@ -35,6 +39,37 @@ def test_ipython_extension_in_a_real_kernel(monkeypatch):
     assert "complete  anthropic:claude-haiku-4-5" in text_of(nb.cells[2])
     assert "unknown subcommand 'frobnicate'" in text_of(nb.cells[3])
     assert all(o.output_type != "error" for cell in nb.cells for o in cell.outputs)
+
+
+def test_layers_status_names_what_protects_scratch_cells_in_this_kernel(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    nb = run_notebook("%load_ext jupyter_layers", "%layers status", f"import json\nprint(json.dumps({HERE}.to_dict()))")
+    lines = text_of(nb.cells[1]).splitlines()
+    kernel = Protections.from_dict(json.loads(text_of(nb.cells[2])))  # the kernel's own answer, asked apart
+    at = lines.index(f"sandbox   {kernel.summary()}")
+    assert lines[at - 1].startswith("escalate  anthropic:")  # after the layers' lines
+    assert lines[at + 1 :] == [*(f"          {item}" for item in kernel.missing), lines[-1]]
+    assert lines[-1].startswith("kernel state: ")
+
+
+def test_the_sandbox_line_lists_what_is_missing_indented_under_it():
+    reduced = Protections(
+        descriptors=True,
+        shared_memory=True,
+        audit=True,
+        missing=(
+            "no network namespace: unprivileged user namespaces are not available here (Operation not permitted)",
+            "no Landlock in this kernel (Linux 5.13+): writes from C code are not refused",
+        ),
+    )
+    assert format_sandbox(reduced).splitlines() == [
+        "sandbox   fork · descriptors sealed · shared memory private",
+        "          no network namespace: unprivileged user namespaces are not available here (Operation not permitted)",
+        "          no Landlock in this kernel (Linux 5.13+): writes from C code are not refused",
+    ]
+    assert format_sandbox(Protections(mode="live")) == (
+        "sandbox   live (scratch cells run in your kernel: nothing is isolated)"
+    )
 
 
 def test_ipython_extension_reports_misconfiguration_in_one_line(monkeypatch):
@@ -79,7 +114,13 @@ def test_jupyter_layers_command(monkeypatch):
     out = subprocess.run(
         [sys.executable, "-m", "jupyter_layers", "status", "--json"], capture_output=True, text=True, check=True
     ).stdout
-    assert json.loads(out)["escalate"]["model"] == "claude-opus-5-5"
+    status = json.loads(out)
+    assert status["escalate"]["model"] == "claude-opus-5-5"  # the layers' keys where they always were
+    here = protections_here()
+    assert Protections.from_dict(status["sandbox"]) == here  # this machine's, probed by the command itself
+    shown = subprocess.run(["jupyter", "layers", "status"], capture_output=True, text=True, check=True).stdout
+    assert shown.splitlines()[3].startswith("escalate  anthropic:claude-opus-5-5")
+    assert shown.splitlines()[4:] == [f"sandbox   {here.summary()}", *(f"          {item}" for item in here.missing)]
     failed = subprocess.run(
         ["jupyter", "layers", "status", "--JupyterLayers.provider=openai"], capture_output=True, text=True
     )

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_layers.sandbox import safety as sandbox_safety
 from jupyter_layers.sandbox import (
     LIVE_WARNING,
     ForkSandbox,
@@ -26,6 +25,7 @@ from jupyter_layers.sandbox import (
     fork_unsafe_reason,
     open_sandbox,
 )
+from jupyter_layers.sandbox import safety as sandbox_safety
 from jupyter_layers.sandbox.protections import here
 from jupyter_layers.sandbox.result import RESTARTED_NOTE
 from tests.kernels import Kernel

@@ -9,6 +9,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
+from tests.kernels import HERE
 from tests.test_server_completion import jp_server_config, replies, start_kernel  # noqa: F401 (the server's fixture)
 
 PLANTED_BUG = """\
@@ -90,7 +91,12 @@ async def test_an_exploration_runs_steps_in_a_fork_and_escalation_reads_what_it_
     ws.write_message(request("explore", "x1", kernel_id=kernel_id, question="why is total too high?", path="b.ipynb"))
     received = await replies(ws, "x1", timeout=120)
     assert "".join(m["text"] for m in received if m["type"] == "text") == "Compare row counts."
+    sandbox = [m for m in received if m["type"] == "sandbox"]  # what protects the scratch cells, said once
+    assert [repr(m["protections"]) for m in sandbox] == [
+        await kernel_value(jp_serverapp, kernel_id, f"{HERE}.summary()")
+    ]
     steps = [m for m in received if m["type"] == "step"]
+    assert received.index(sandbox[0]) < received.index(steps[0])  # as soon as the sandbox is open
     assert [(m["phase"], m["number"]) for m in steps] == [
         ("started", 1),
         ("finished", 1),

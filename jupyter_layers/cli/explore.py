@@ -99,6 +99,7 @@ class ExploreApp(CancellableSubcommand):
                 on_usage=lambda usage: agent.count(usage.input_tokens + usage.output_tokens),
             )
             with kernel.workspace(exploration.id, live=self.live) as workspace:
+                self.say(f"scratch cells: {workspace.protections}")
                 self.say(workspace.warning)
                 agent = Agent(route, workspace, model_run, limits, self.show)
                 result = agent.explore(request, exploration)

@@ -13,8 +13,8 @@ from typing import Protocol
 import nbformat
 
 from ..context.notebook import cell_views
-from ..sandbox import remote as sandbox_remote
 from ..sandbox import StepResult
+from ..sandbox import remote as sandbox_remote
 
 STEP_MARGIN = 30.0  # beyond the step timeout: the sandbox kills a step itself, this only guards a stuck kernel
 WORKSPACE = "__import__('jupyter_layers.explore.kernel_workspace', fromlist=['x']).KernelWorkspace(get_ipython(), None)"
@@ -33,10 +33,12 @@ class NotebookWorkspace:
     def __init__(self, session: Evaluator, nb: nbformat.NotebookNode, exploration_id: str, live: bool = False):
         self.session, self.nb, self.id, self.live = session, nb, exploration_id, live
         self.warning = ""
+        self.protections = ""  # the sandbox's protections, one summary line, once it is open
 
     def __enter__(self) -> NotebookWorkspace:
         opened = json.loads(self.session.evaluate(sandbox_remote.expression("open_json", self.id, self.live)))
         self.warning = opened["warning"] or ""
+        self.protections = opened["protections"]
         return self
 
     def __exit__(self, kind, error, traceback) -> None:

@@ -15,10 +15,10 @@ from IPython.display import display, update_display
 from ..errors import ConfigError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..explore.kernel_workspace import KernelWorkspace
-from ..sandbox import open_sandbox
 from ..kernel import cell_history
 from ..prompts import build_request
 from ..prompts.explore import ERROR_QUESTION
+from ..sandbox import open_sandbox
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
 from .situation import kernel_situation
@@ -81,6 +81,7 @@ class ExploreMagics(Magics):
         exploration = Exploration(question)
         self.displays = []
         sandbox, warning = open_sandbox(self.shell.user_ns, live=args.live)
+        print(f"scratch cells: {sandbox.protections.summary()}")
         if warning:
             print(warning)
         try:

@@ -12,7 +12,8 @@ from ..config import LAYERS
 from ..dry_run import as_text, describe, plan
 from ..errors import ConfigError
 from ..kernel import snapshot
-from ..status import format_status, layer_status
+from ..sandbox.protections import here
+from ..status import format_sandbox, format_status, layer_status
 from .live import error_line
 from .session import KernelSession, report_errors
 from .situation import kernel_situation
@@ -32,7 +33,8 @@ class LayersMagics(Magics):
     @line_cell_magic
     @report_errors("%layers")
     def layers(self, line: str, cell: str | None = None) -> None:
-        """%layers status: provider and model per layer, online or offline, and the kernel state's size.
+        """%layers status: provider and model per layer, online or offline, what protects scratch cells here,
+        and the kernel state's size.
         %layers usage: tokens and estimated cost per layer in this kernel.
         %layers prompt LAYER [--json] [INSTRUCTION]: exactly what LAYER would send now (nothing is sent); as a
         cell magic, the cell body is the code being written, with the cursor at its end.
@@ -57,6 +59,7 @@ class LayersMagics(Magics):
             print(notice)
         state = snapshot()
         print(format_status(rows))
+        print(format_sandbox(here()))  # this kernel's: a fork of it is where scratch cells run
         print(f"kernel state: {state['total']} variables (summarised in {state['elapsed_ms']:.1f} ms)")
 
     def prompt(self, words: list[str], source: str) -> None:

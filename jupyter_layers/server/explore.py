@@ -2,7 +2,8 @@
 
 The browser inserts each step as a tagged scratch cell as it starts and fills in its output when it ends; the
 notebook's variables are never changed (the sandbox is a fork, or a copy-on-write overlay when forking is not
-possible, which the browser is told). The last exploration of each notebook is kept for escalation.
+possible, which the browser is told). Once the sandbox is open, ``{"type": "sandbox", "protections": ...}`` names
+what protects it (the kernel's summary line). The last exploration of each notebook is kept for escalation.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ async def explore(state, message: dict, send) -> None:
 
     def work():
         with workspace:  # opens the sandbox in the kernel, and closes it
+            run.post({"type": "sandbox", "protections": workspace.protections})
             if workspace.warning:
                 run.post({"type": "notice", "text": workspace.warning})
             return agent.explore(request, exploration)

@@ -26,10 +26,11 @@ export class ExplorePanel extends QuestionPanel {
       onFinished
     );
     this.buttons.append(button('Clean up scratch cells', () => this.cleanUp(), 'jp-layers-explore-clean'));
+    this._sandbox = element('div', { className: 'jp-layers-sandbox' });
     this._steps = element('ol', { className: 'jp-layers-steps' });
     this._narration = element('div', { className: 'jp-layers-narration' });
     this._findings = element('div', { className: 'jp-layers-findings' });
-    this.node.append(this._steps, this._narration, this._findings);
+    this.node.append(this._sandbox, this._steps, this._narration, this._findings);
   }
 
   cleanUp(): void {
@@ -42,6 +43,7 @@ export class ExplorePanel extends QuestionPanel {
   }
 
   protected prepare(panel: NotebookPanel, document: IDocumentPayload): string {
+    this._sandbox.textContent = '';
     this._steps.replaceChildren();
     this._narration.textContent = '';
     this._findings.replaceChildren();
@@ -68,6 +70,8 @@ export class ExplorePanel extends QuestionPanel {
       const item = this._steps.children[message.number - 1];
       item?.classList.remove('jp-mod-running');
       item?.classList.add(message.error || message.timed_out ? 'jp-mod-error' : 'jp-mod-ok');
+    } else if (message.type === 'sandbox') {
+      this._sandbox.textContent = `scratch cells: ${message.protections}`; // what protects them, from the kernel
     } else if (message.type === 'notice') {
       this.status.textContent = message.text; // e.g. the sandbox could not fork and runs in the live namespace
     } else if (message.type === 'tool') {
@@ -117,6 +121,7 @@ export class ExplorePanel extends QuestionPanel {
     );
   }
 
+  private _sandbox: HTMLElement;
   private _steps: HTMLElement;
   private _narration: HTMLElement;
   private _findings: HTMLElement;
