@@ -9,8 +9,8 @@ the same contents and protection, so every pointer into it (numpy arrays, ``mmap
   the same file is mapped ``MAP_PRIVATE`` at the same offset. Nothing is copied; pages are copied when the
   child first writes them.
 - otherwise (anonymous shared memory, System V segments, a deleted file no descriptor holds): the contents are
-  copied aside, an anonymous private mapping takes the place, and the contents are copied back. This costs the
-  mapping's size in memory and time.
+  copied into a fresh private region, which is then moved onto the same address. This costs the mapping's size
+  in memory and time.
 
 Device mappings (``/dev/...`` other than ``/dev/zero``: GPU or frame buffer memory) cannot be made private and
 are reported as left shared.
@@ -24,7 +24,9 @@ import os
 import stat
 from dataclasses import dataclass
 
-MAP_FIXED = 0x10  # <asm-generic/mman-common.h>; Python's mmap module does not export it
+MAP_FIXED = 0x10  # <asm-generic/mman-common.h>; Python's mmap module does not export these
+MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2  # <linux/mman.h>
+MADV_HUGEPAGE = 14
 MAP_FAILED = ctypes.c_void_p(-1).value
 DELETED = " (deleted)"
 
@@ -76,6 +78,8 @@ def _libc():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mmap.restype = ctypes.c_void_p
     libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mremap.restype = ctypes.c_void_p
+    libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
     return libc
 
 
@@ -120,6 +124,26 @@ def _is_device(mapping: Mapping) -> bool:
         return True
 
 
+def _copy_private(libc, mapping: Mapping) -> None:
+    """Anonymous shared memory: copy it into a fresh private region, then move that region onto the address.
+
+    ``mremap`` swaps the region in at once, so the contents exist twice only during the copy, and no Python
+    object holds them (``ctypes.string_at`` takes its size as a C int: it fails from 2 GiB on)."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    fresh = libc.mmap(None, mapping.size, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
+    if fresh in (None, MAP_FAILED):
+        number = ctypes.get_errno()
+        raise OSError(number, f"copying shared memory ({mapping.size} bytes) private: {os.strerror(number)}")
+    libc.madvise(ctypes.c_void_p(fresh), ctypes.c_size_t(mapping.size), MADV_HUGEPAGE)  # fewer faults; a hint
+    ctypes.memmove(fresh, mapping.start, mapping.size)
+    moved = libc.mremap(fresh, mapping.size, mapping.size, MREMAP_MAYMOVE | MREMAP_FIXED, mapping.start)
+    if moved != mapping.start:
+        number = ctypes.get_errno()
+        raise OSError(number, f"moving private memory onto {mapping.start:#x}: {os.strerror(number)}")
+    if mapping.protection != mmap.PROT_READ | mmap.PROT_WRITE:
+        libc.mprotect(ctypes.c_void_p(mapping.start), ctypes.c_size_t(mapping.size), mapping.protection)
+
+
 def privatize(descriptors: dict[tuple[int, int, int], int]) -> Privatized:
     """Makes every shared mapping of this process private. ``descriptors`` maps (major, minor, inode) of the
     files this process has open to a descriptor of each, for files that have no path any more."""
@@ -137,12 +161,7 @@ def privatize(descriptors: dict[tuple[int, int, int], int]) -> Privatized:
             finally:
                 os.close(fd)
         elif "r" in mapping.perms:
-            contents = ctypes.string_at(mapping.start, mapping.size)
-            _map(libc, mapping, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
-            ctypes.memmove(mapping.start, contents, mapping.size)
-            del contents
-            if mapping.protection != mmap.PROT_READ | mmap.PROT_WRITE:
-                libc.mprotect(ctypes.c_void_p(mapping.start), ctypes.c_size_t(mapping.size), mapping.protection)
+            _copy_private(libc, mapping)
             copied += mapping.size
         else:  # unreadable: nothing to keep, and nothing may reach the other side
             _map(libc, mapping, mapping.protection, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)

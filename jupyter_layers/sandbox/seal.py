@@ -17,6 +17,8 @@ The kernel's descriptors are untouched: ``dup2`` in the child changes only the c
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import socket
 import stat
@@ -35,11 +37,6 @@ class Sealed:
 
     def __str__(self) -> str:
         return f"descriptor {self.fd} ({self.what}): {self.now}"
-
-
-def _flags(fd: int) -> int:
-    with open(f"/proc/self/fdinfo/{fd}") as info:
-        return int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
 
 
 def _describe_socket(fd: int) -> str:
@@ -78,20 +75,25 @@ def _replace(fd: int, by: int) -> None:
 
 
 def inherited() -> list[int]:
-    """The descriptors open in this process (the listing's own descriptor excluded)."""
-    numbers = [int(name) for name in os.listdir("/proc/self/fd")]
-    return [fd for fd in numbers if os.path.exists(f"/proc/self/fdinfo/{fd}")]
+    """The descriptors open in this process (the listing's own one is among them, closed by now)."""
+    return [int(name) for name in os.listdir("/proc/self/fd")]
 
 
 def seal(keep: set[int], folder: str) -> list[Sealed]:
     """Seals every descriptor but ``keep``; what was sealed (files open for reading only are just given a
     position of their own, and are not listed)."""
     sealed = []
+    dead = os.open(folder, os.O_PATH | os.O_CLOEXEC)  # dup2'd onto each descriptor that is cut off
     for fd in inherited():
-        if fd in keep:
+        if fd in keep or fd == dead:
             continue
+        try:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        except OSError as error:
+            if error.errno == errno.EBADF:
+                continue  # the listing's own descriptor
+            raise
         info = os.fstat(fd)
-        flags = _flags(fd)
         if flags & os.O_PATH or stat.S_ISDIR(info.st_mode):
             continue  # nothing is read or written through these
         if stat.S_ISCHR(info.st_mode) and (os.major(info.st_rdev), os.minor(info.st_rdev)) in HARMLESS_DEVICES:
@@ -99,17 +101,17 @@ def seal(keep: set[int], folder: str) -> list[Sealed]:
         if fd == 0:
             _replace(0, os.open(os.devnull, os.O_RDONLY))
             continue
-        writable = flags & os.O_ACCMODE != os.O_RDONLY
         if stat.S_ISREG(info.st_mode):
             try:
                 _replace(fd, _reopen_read_only(fd))
             except PermissionError:  # a write-only file the user may not read: cut off instead
                 sealed.append(Sealed(fd, describe(fd, info), "cut off"))
-                _replace(fd, os.open(folder, os.O_PATH | os.O_CLOEXEC))
+                os.dup2(dead, fd, inheritable=os.get_inheritable(fd))
                 continue
-            if writable:
+            if flags & os.O_ACCMODE != os.O_RDONLY:
                 sealed.append(Sealed(fd, describe(fd, info), "read-only"))
             continue
         sealed.append(Sealed(fd, describe(fd, info), "cut off"))
-        _replace(fd, os.open(folder, os.O_PATH | os.O_CLOEXEC))
+        os.dup2(dead, fd, inheritable=os.get_inheritable(fd))
+    os.close(dead)
     return sealed
