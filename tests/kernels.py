@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jupyter_client.manager import start_new_kernel
 
 from jupyter_layers.sandbox.protections import Protections
 
+CHECKOUT = Path(__file__).resolve().parents[1]
 HERE = "__import__('jupyter_layers.sandbox.protections', fromlist=['x']).here()"  # in a kernel: its protections
 
 
@@ -84,3 +86,16 @@ class Kernel:
     def close(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+def isolated_kernel(folders) -> Kernel:
+    """A kernel that reads no developer profile or configuration, with this checkout importable (``tests.*``
+    modules run inside it). ``folders`` is pytest's ``tmp_path_factory``."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(folders.mktemp("ipython")))
+        patch.setenv("JUPYTER_CONFIG_DIR", str(folders.mktemp("jupyter-config")))
+        kernel = Kernel()
+    kernel.run(f"import sys; sys.path.insert(0, {str(CHECKOUT)!r})")
+    return kernel

@@ -28,7 +28,7 @@ from jupyter_layers.sandbox import (
 from jupyter_layers.sandbox import safety as sandbox_safety
 from jupyter_layers.sandbox.protections import here
 from jupyter_layers.sandbox.result import RESTARTED_NOTE
-from tests.kernels import Kernel
+from tests.kernels import isolated_kernel
 from tests.test_sandbox_support import ALLOWED, HOSTILE, MARKER, REFUSED, Record, hostile_cells, make_world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -451,11 +451,7 @@ def test_fork_is_refused_where_unsafe(monkeypatch):
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
-        patch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path_factory.mktemp("jupyter-config")))
-        running = Kernel()
-    running.run(f"import sys; sys.path.insert(0, {str(ROOT)!r})")
+    running = isolated_kernel(tmp_path_factory)
     yield running
     running.close()
 

@@ -20,7 +20,7 @@ import pytest
 from jupyter_layers.sandbox import fork_unsafe_reason
 from jupyter_layers.sandbox.protections import here
 from tests.held_world import HELD_HOSTILE, HELD_READS, make_held_world
-from tests.kernels import Kernel
+from tests.kernels import isolated_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(fork_unsafe_reason() is not None, reason="the fork sandbox needs Linux")
@@ -38,13 +38,9 @@ QUIETLY_CONTAINED = {
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
-        patch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path_factory.mktemp("jupyter-config")))
-        kernel = Kernel()
+    kernel = isolated_kernel(tmp_path_factory)
     folder = tmp_path_factory.mktemp("held") / "user folder"
     try:
-        kernel.run(f"import sys; sys.path.insert(0, {str(ROOT)!r})")
         execution = kernel.run(
             "import json\n"
             "from tests.held_world import make_held_world, check_every_held_cell, user_handles_work\n"
