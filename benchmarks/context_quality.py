@@ -54,8 +54,7 @@ from nbclient import NotebookClient
 from jupyter_layers.config import CONTEXT_BUDGET_DEFAULTS
 from jupyter_layers.context.notebook import is_scratch
 from jupyter_layers.context.situation import focus_names, situation_from_notebook
-from jupyter_layers.headless.situation import KernelContextError
-from jupyter_layers.kernel import remote
+from jupyter_layers.kernel import remote, rpc
 from jupyter_layers.prompts import build_request
 
 NOTEBOOKS = Path(__file__).resolve().parent / "context_notebooks"
@@ -300,21 +299,9 @@ class NotebookResult:
     seconds: float
 
 
-def reply_json(reply: dict, key: str) -> dict:
-    """A user_expression's JSON string result, parsed as ``execute_upto`` parses it."""
-    result = reply["content"]["user_expressions"][key]
-    if result["status"] != "ok":
-        raise KernelContextError(
-            f"the kernel could not report its state: {result.get('ename')}: {result.get('evalue')}"
-        )
-    return json.loads(ast.literal_eval(result["data"]["text/plain"]))
-
-
 async def ask(client: NotebookClient, expressions: dict[str, str]) -> dict:
-    reply = await client.kc.execute_interactive(
-        "", silent=True, store_history=False, user_expressions=expressions, timeout=60
-    )
-    return {key: reply_json(reply, key) for key in expressions}
+    reply = await client.kc.execute_interactive(**rpc.silent_request(expressions), timeout=60)
+    return {key: rpc.json_value(reply, key) for key in expressions}
 
 
 def typing_view(nb: nbformat.NotebookNode, cell: int, prefix: str, later_cells: str) -> nbformat.NotebookNode:

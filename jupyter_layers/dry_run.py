@@ -1,4 +1,7 @@
-"""The prompt dry-run: exactly what a layer would send, without sending it ("see what leaves your machine")."""
+"""The prompt dry-run: exactly what a layer would send, without sending it ("see what leaves your machine").
+
+It renders the object the layer's recipe (``engine.recipes``) returns, the one the layer itself sends.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,21 @@ import json
 
 from .config import JupyterLayers
 from .context.situation import Situation
-from .models.messages import Request
-from .models.router import Route, Router
-from .prompts import build_request
+from .engine import recipes
+from .engine.recipes import Prepared
+from .models.router import Router
 
 
-def plan(
-    layer: str, situation: Situation, config: JupyterLayers, router: Router | None = None
-) -> tuple[Route, Request]:
-    """The route and the fully prepared request a layer would send for this situation."""
+def plan(layer: str, situation: Situation, config: JupyterLayers, router: Router | None = None, **history) -> Prepared:
+    """What a layer would send for this situation: ``history`` is what the layer also takes (for escalation:
+    the exploration record, earlier attempts, the conversation to follow up)."""
     route = (router or Router(config)).route(layer)
-    return route, route.prepare(build_request(layer, situation, route.prompt_budget(config.layer_budget(layer))))
+    return recipes.prepare(layer, route, situation, config, **history)
 
 
-def describe(route: Route, request: Request) -> dict:
+def describe(prepared: Prepared) -> dict:
     """The wire payload plus what the user needs to judge it: size, cache breakpoints, what was redacted."""
+    route, request = prepared.route, prepared.request
     wire = route.provider.payload(request)
     meta = request.metadata
     return {

@@ -11,5 +11,7 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,demo,test]'
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
+lint-imports  # the layer contract in pyproject.toml: the engine imports no surface, no surface another
 npm --prefix labextension run --silent format:check  # the TypeScript's style (node_modules came with the build)
+npm --prefix labextension run --silent test -- --silent  # unit tests of the protocol and the fix helpers (jest)
 exec python -m pytest "$@"

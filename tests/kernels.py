@@ -7,6 +7,7 @@ import queue
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,13 +61,23 @@ class Kernel:
         self.manager, self.client = start_new_kernel(kernel_name="python3")
         assert "error" not in self.run("%load_ext jupyter_layers").reply["content"]["status"]
 
-    def run(self, code: str, timeout: float = 60, interrupt_after: float | None = None) -> Execution:
+    def run(
+        self,
+        code: str,
+        timeout: float = 60,
+        interrupt_after: float | None = None,
+        interrupt_when: Callable[[], bool] | None = None,
+    ) -> Execution:
+        """Runs ``code``; Ctrl-C (a kernel interrupt) after ``interrupt_after`` seconds, or once ``interrupt_when()``
+        is true (checked every 0.1 s), if given."""
         msg_id = self.client.execute(code)
         execution = Execution(reply={})
         started = time.monotonic()
-        interrupted = interrupt_after is None
+        if interrupt_after is not None:
+            interrupt_when = lambda: time.monotonic() - started > interrupt_after  # noqa: E731
+        interrupted = interrupt_when is None
         while True:
-            if not interrupted and time.monotonic() - started > interrupt_after:
+            if not interrupted and interrupt_when():
                 self.manager.interrupt_kernel()
                 interrupted = True
             remaining = timeout - (time.monotonic() - started)

@@ -64,7 +64,7 @@ def test_without_execute_the_saved_outputs_stand_in(analysis, monkeypatch):
 
 def test_the_offline_route_shows_the_local_model_payload(analysis):
     pytest.importorskip("llama_cpp")
-    done = prompt(str(analysis), "--cell", "3", "--layer", "explore", "--json")
+    done = prompt(str(analysis), "--cell", "3", "--layer", "explore", "--question", "what is in orders?", "--json")
     assert done.returncode == 0, done.stderr
     request = json.loads(done.stdout)
     assert request["provider"] == "embedded"

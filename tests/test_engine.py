@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from jupyter_layers.context.selection import line_selection
 from jupyter_layers.engine.complete import clean_completion, drop_echo, strip_fences
 from jupyter_layers.engine.rewrite import Rewrite, html_diff, region_text, syntax_error, unified_diff
 from jupyter_layers.errors import ConfigError
-from jupyter_layers.magics.rewrite import line_selection
 from jupyter_layers.models.events import Usage
 from jupyter_layers.usage import UsageLedger, cost
 

@@ -3,7 +3,6 @@ inside a real ipykernel; timeouts, Ctrl-C, crashes and clean-up; live mode; the 
 
 from __future__ import annotations
 
-import ast
 import gc
 import json
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_layers.kernel import rpc
 from jupyter_layers.sandbox import (
     LIVE_WARNING,
     ForkSandbox,
@@ -514,18 +514,12 @@ def test_in_a_real_kernel_output_of_every_kind_stays_in_the_step(kernel):
 
 def remote(kernel, function: str, *args):
     """One call of jupyter_layers.sandbox.remote through a silent execute_request, as the server makes it."""
-    from jupyter_layers.sandbox.remote import expression
-
     client = kernel.client
-    msg_id = client.execute("", silent=True, store_history=False, user_expressions={"r": expression(function, *args)})
+    msg_id = client.execute(**rpc.silent_request({"r": rpc.call("jupyter_layers.sandbox.remote", function, *args)}))
     while True:
         reply = client.get_shell_msg(timeout=60)
         if reply["parent_header"].get("msg_id") == msg_id:
-            break
-    value = reply["content"]["user_expressions"]["r"]
-    if value["status"] != "ok":
-        return value
-    return json.loads(ast.literal_eval(value["data"]["text/plain"]))
+            return rpc.json_value(reply, "r")
 
 
 def test_remote_calls_through_silent_requests_in_a_real_kernel(kernel):
@@ -540,8 +534,8 @@ def test_remote_calls_through_silent_requests_in_a_real_kernel(kernel):
     assert slow["timed_out"] and remote(kernel, "run_json", "x1", "1", 10)["restarted"]
     assert remote(kernel, "close_json", "x1") == {"id": "x1", "closed": True}
     assert remote(kernel, "close_json", "x1") == {"id": "x1", "closed": False}
-    missing = remote(kernel, "run_json", "x1", "1", 10)
-    assert missing["status"] == "error" and missing["ename"] == "LookupError"
+    with pytest.raises(rpc.KernelRequestError, match="LookupError: no open exploration sandbox 'x1'"):
+        remote(kernel, "run_json", "x1", "1", 10)
     live = remote(kernel, "open_json", "x2", True)
     assert live["mode"] == "live" and live["warning"].startswith(LIVE_WARNING)
     assert remote(kernel, "run_json", "x2", "made_live = 1", 10)["error"] is None

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import typing
+from pathlib import Path
 
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from jupyter_layers.server import protocol
 from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
 from tests.kernels import HERE
 from tests.test_server_completion import jp_server_config, replies, start_kernel  # noqa: F401 (the server's fixture)
@@ -111,6 +115,7 @@ async def test_an_exploration_runs_steps_in_a_fork_and_escalation_reads_what_it_
         "type": "done",
         "id": "x1",
         "done": True,
+        "cost": "",
         "steps": 2,
     }
     # the scratch cells changed nothing in the notebook's kernel
@@ -150,6 +155,7 @@ async def test_escalation_streams_thinking_and_answer_and_fixes_name_cells(jp_ws
     assert fixes["fixes"][0]["after"] == "share = report.groupby('region')['amount'].sum() / 2"
     assert "+share = report.groupby('region')['amount'].sum() / 2" in fixes["fixes"][0]["diff"]
     assert fixes["provenance"]["layer"] == "escalate" and received[-1]["done"]
+    assert fixes["answer"] == "The region column is misspelt.\n[fix for cell 2: see below]\n"  # parsed here only
     sent = json.dumps(fake.requests[-1].body)
     assert "KeyError" in sent  # without a kernel, the saved error output is the last error
     ws.close()
@@ -163,16 +169,45 @@ async def test_layer_errors_are_one_line_with_a_hint(jp_ws_fetch, fake):
     ws.write_message(request("escalate", "n2"))
     (error,) = await replies(ws, "n2", timeout=60)
     assert error["message"].startswith("nothing to escalate") and "\n" not in error["message"]
-    ws.write_message(json.dumps({"type": "rewrite", "id": "n3", "stream": "s"}))
-    (error,) = await replies(ws, "n3", timeout=60)
-    assert error["message"].startswith("malformed request") and "reload the page" in error["message"]
-    for garbage in ("{not json", "[1, 2]", json.dumps({"type": "summon", "id": "n5"})):
+    ws.write_message(json.dumps({"type": "rewrite", "id": "n3", "stream": "s", "cells": CELLS, "cell": 7}))
+    (error,) = await replies(ws, "n3", timeout=60)  # the message names what is wrong, on one line
+    assert error["message"].startswith("malformed request (rewrite.instruction: Field required)")
+    assert "reload the page" in error["message"]
+    for garbage, named in (
+        ("{not json", "not JSON"),
+        ("[1, 2]", "valid dictionary"),
+        (json.dumps({"type": "summon", "id": "n5"}), "'summon'"),
+        (json.dumps({**json.loads(request("explore", "n6")), "question": 42}), "explore.question"),
+        (request("rewrite", "n8", instruction="x", cell=7), "rewrite: Value error, cell 7 is not among the 3 cells"),
+        (json.dumps({**json.loads(request("explore", "n7")), "qestion": "?"}), "explore.qestion: Extra inputs"),
+    ):
         ws.write_message(garbage)
         error = json.loads(await asyncio.wait_for(ws.read_message(), 10))
-        assert error["type"] == "error" and error["message"].startswith("malformed request")
+        assert (
+            error["type"] == "error" and error["message"].startswith("malformed request") and named in error["message"]
+        )
+        assert "\n" not in error["message"]
     ws.write_message(request("escalate", "n4"))  # the socket still serves
     assert (await replies(ws, "n4", timeout=60))[-1]["message"].startswith("nothing to escalate")
     assert fake.requests == []
+    ws.close()
+
+
+async def test_a_fault_of_ours_is_logged_with_its_traceback_and_is_one_line_naming_the_request(
+    jp_ws_fetch, fake, caplog
+):
+    """Outputs are free nbformat dicts in the protocol; one the context code cannot read is our bug to see."""
+    odd = {"cell_type": "code", "source": "x", "execution_count": 1, "outputs": [{"output_type": "display_data"}]}
+    odd["outputs"][0]["data"] = None
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(json.dumps({"type": "complete", "id": "f1", "stream": "s", "cells": [odd], "cell": 0}))
+    (error,) = await replies(ws, "f1")
+    assert error["message"] == (
+        "internal error in complete request f1: TypeError: argument of type 'NoneType' is not iterable"
+        " (hint: the Jupyter server's log has the traceback)"
+    )
+    (record,) = [r for r in caplog.records if "request f1 failed" in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is TypeError  # the traceback is in the server's log
     ws.close()
 
 
@@ -183,6 +218,8 @@ async def test_a_stopped_escalation_closes_its_model_stream(jp_ws_fetch, fake):
     first = json.loads(await asyncio.wait_for(ws.read_message(), 20))
     assert first["type"] == "thinking"
     ws.write_message(json.dumps({"type": "cancel", "stream": "escalate:nb"}))
+    received = await replies(ws, "z3")  # thinking already on its way, then the last message
+    assert received[-1] == {"type": "cancelled", "id": "z3"} and {m["type"] for m in received[:-1]} <= {"thinking"}
     messages = [r for r in fake.requests if r.path == "/v1/messages"]
     for _ in range(100):
         if messages[0].client_disconnected:
@@ -243,3 +280,61 @@ async def test_unsafe_methods_need_the_xsrf_token(jp_fetch, jp_ws_fetch):
             "jupyter-layers", "status", method="POST", body="{}", headers={"Authorization": "", "Cookie": cookie}
         )
     assert caught.value.code == 403
+
+
+def typescript_interfaces(path) -> dict[str, set[str]]:
+    """Each interface of a TypeScript file with its fields, those of the interfaces it extends included."""
+    declared = {
+        name: (base, set(re.findall(r"^\s+(\w+)\??:", body, re.M)))
+        for name, base, body in re.findall(r"interface (\w+)(?: extends (\w+))? \{(.*?)\n\}", path.read_text(), re.S)
+    }
+
+    def fields(name: str) -> set[str]:
+        base, own = declared[name]
+        return own | (fields(base) if base else set())
+
+    return {name: fields(name) for name in declared}
+
+
+def test_the_typescript_protocol_mirrors_the_python_one():
+    """labextension/src/protocol.ts has an interface with the same fields for every message of protocol.py."""
+    mirrors = {
+        protocol.Cell: "ICell",
+        protocol.CompleteRequest: "ICompleteRequest",
+        protocol.RewriteRequest: "IRewriteRequest",
+        protocol.ExploreRequest: "IExploreRequest",
+        protocol.EscalateRequest: "IEscalateRequest",
+        protocol.CancelRequest: "ICancelRequest",
+        protocol.PromptRequest: "IPromptRequest",
+        protocol.PromptReply: "IPromptReply",
+        protocol.StreamReply: "IStreamReply",
+        protocol.TextReply: "ITextReply",
+        protocol.ThinkingReply: "IThinkingReply",
+        protocol.EditProvenance: "IEditProvenance",
+        protocol.RewriteReply: "IRewriteReply",
+        protocol.SandboxReply: "ISandboxReply",
+        protocol.NoticeReply: "INoticeReply",
+        protocol.StepStartedReply: "IStepStarted",
+        protocol.StepFinishedReply: "IStepFinished",
+        protocol.ToolReply: "IToolReply",
+        protocol.FindingsReply: "IFindingsReply",
+        protocol.Fix: "IFix",
+        protocol.EscalateProvenance: "IEscalateProvenance",
+        protocol.FixesReply: "IFixesReply",
+        protocol.DoneReply: "IDoneReply",
+        protocol.ErrorReply: "IErrorReply",
+        protocol.CancelledReply: "ICancelledReply",
+    }
+    interfaces = typescript_interfaces(Path(__file__).parents[1] / "labextension" / "src" / "protocol.ts")
+    for model, interface in mirrors.items():
+        assert set(model.model_fields) == interfaces[interface], (model.__name__, interface)
+    assert set(interfaces) - {"IDocument", "IReply"} == set(mirrors.values())  # nothing only in TypeScript
+    assert union_members(protocol.Request) | union_members(protocol.ServerMessage) <= set(mirrors)  # nor in Python
+
+
+def union_members(annotated) -> set[type]:
+    """The models of a discriminated union, those of nested unions (steps by phase) included."""
+    found = set()
+    for member in typing.get_args(typing.get_args(annotated)[0]):
+        found |= union_members(member) if typing.get_origin(member) is typing.Annotated else {member}
+    return found

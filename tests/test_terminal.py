@@ -17,7 +17,7 @@ import pexpect
 import pytest
 
 from jupyter_layers.engine.complete import clean_completion
-from jupyter_layers.magics.terminal import first_line
+from jupyter_layers.magics.terminal import suggestion_line
 from tests.conftest import API_KEY
 from tests.fakes.model_server import Fault, Text, Turn
 
@@ -192,5 +192,5 @@ def test_survives_ipython_replacing_its_suggester_and_a_reloaded_extension(fake,
 
 
 def test_a_multi_line_answer_suggests_the_rest_of_the_current_line_only():
-    assert first_line(clean_completion("total = base", "_value + offset  \nprint(total)\n")) == "_value + offset"
-    assert first_line(clean_completion("def f(x):", "\n    return x")) == ""  # nothing to add to this line
+    assert suggestion_line(clean_completion("total = base", "_value + offset  \nprint(total)\n")) == "_value + offset"
+    assert suggestion_line(clean_completion("def f(x):", "\n    return x")) == ""  # nothing to add to this line

@@ -9,7 +9,7 @@ from traitlets import Bool, Unicode
 from ..context.notebook import SCRATCH_TAG
 from ..errors import ConfigError
 from ..headless.notebook_file import output_path, write_notebook
-from ..headless.progress import first_line
+from ..headless.progress import line_preview
 from ..headless.scratch import without_scratch
 from .base import LayersSubcommand
 
@@ -44,7 +44,7 @@ class CleanApp(LayersSubcommand):
             return
         if not target:
             for index, text in removed.items():
-                print(f"cell {index}: {first_line(text)}")
+                print(f"cell {index}: {line_preview(text)}")
         count = f"{len(removed)} scratch cell{'' if len(removed) == 1 else 's'}"
         if target:
             print(f"{count} removed; wrote {target}")

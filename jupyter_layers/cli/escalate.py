@@ -15,19 +15,33 @@ import sys
 from traitlets import Bool, Float, Unicode
 
 from ..context.notebook import is_scratch
-from ..context.situation import as_new_cell, focus_names, situation_from_notebook
-from ..engine.escalate import ERROR_QUESTION, SNAPSHOT_BUDGET_MS, check_cost, failing_cell, parse_fixes, with_history
+from ..context.situation import Situation, focus_names, situation_from_notebook
+from ..engine import recipes
+from ..engine.escalate import check_cost, failing_cell, parse_fixes
+from ..engine.recipes import SITUATION, place_cursor
 from ..engine.rewrite import now
 from ..errors import ConfigError
-from ..headless.kernel_session import KernelSession
 from ..headless.notebook_file import NotebookError, read_notebook, write_notebook
+from ..headless.notebook_kernel import NotebookKernel
 from ..headless.terminal_run import TerminalRun, error_line
 from ..models.router import Router
-from ..prompts import build_request
 from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 from .rewrite import apply_source, writing_target
 
 USAGE = 'jupyter layers escalate NOTEBOOK [--question "why is X?"] [--apply -o OUT | --apply --in-place]'
+
+
+def escalation_situation(nb, path: str, question: str = "") -> Situation:
+    """What ``jupyter layers escalate`` asks about (and ``prompt --layer escalate --execute`` shows): a copy of
+    the notebook run whole in a fresh kernel in its folder, the kernel summarised with escalation's budget,
+    the cursor after the notebook. ``nb`` itself is left as it was (``--apply`` writes only the fixed cells)."""
+    executed = copy.deepcopy(nb)
+    with NotebookKernel(executed, os.path.dirname(os.path.abspath(path))) as kernel:
+        kernel.execute_upto(len(executed.cells))
+        cursor = failing_cell(executed)
+        context = kernel.context(focus_names(executed.cells[cursor].source), SITUATION["escalate"].snapshot_ms)
+    situation = situation_from_notebook(executed, cursor, path=path, kernel_context=context, instruction=question)
+    return place_cursor("escalate", situation, executed)
 
 
 class EscalateApp(CancellableSubcommand):
@@ -70,19 +84,8 @@ class EscalateApp(CancellableSubcommand):
         notice = router.offline_notice()
         if notice and not self.json_output:
             print(notice, file=sys.stderr)
-        executed = copy.deepcopy(nb)  # outputs land here; --apply writes the input with only the fixed cells
-        with KernelSession(executed, os.path.dirname(os.path.abspath(path))) as kernel:
-            kernel.execute_upto(len(executed.cells))
-            cursor = failing_cell(executed)
-            context = kernel.context(focus_names(executed.cells[cursor].source), SNAPSHOT_BUDGET_MS)
-        if not self.question and context["last_error"] is None:
-            raise ConfigError("nothing to escalate: the notebook runs without an error", USAGE)
-        question = self.question or ERROR_QUESTION
-        situation = situation_from_notebook(executed, cursor, path=path, kernel_context=context, instruction=question)
-        situation = with_history(as_new_cell(situation, executed), "", [])
-        request = route.prepare(
-            build_request("escalate", situation, route.prompt_budget(config.layer_budget("escalate")))
-        )
+        prepared = recipes.escalate(route, escalation_situation(nb, path, self.question), config)
+        request, question = prepared.request, prepared.question
         check_cost(route.model, request, self.max_cost or config.escalate_max_cost)
         stop = TerminalRun(route, "escalate", out=sys.stdout, quiet=self.json_output)(request)
         if stop is None:

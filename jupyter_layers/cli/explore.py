@@ -16,15 +16,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 from traitlets import Bool, Float, Int, Unicode
 
 from ..context.notebook import SCRATCH_TAG
-from ..context.situation import as_new_cell, focus_names, situation_from_notebook
+from ..context.situation import focus_names, situation_from_notebook
+from ..engine import recipes
+from ..engine.recipes import place_cursor
 from ..errors import ConfigError
-from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
-from ..headless.kernel_session import KernelSession
+from ..explore.agent import Agent, Exploration, StepFinished, StepStarted, ToolUsed
 from ..headless.notebook_file import NotebookError, output_path, read_notebook, write_notebook
+from ..headless.notebook_kernel import NotebookKernel
 from ..headless.terminal_run import TerminalRun
 from ..models.router import Router
-from ..prompts import build_request
-from ..prompts.explore import ERROR_QUESTION
 from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 
 USAGE = 'jupyter layers explore NOTEBOOK "why is total too high?" [--upto N] [-o OUT | --in-place] [--clean]'
@@ -73,25 +73,15 @@ class ExploreApp(CancellableSubcommand):
         router = Router(config)
         route = router.route("explore", self.model)
         self.say(router.offline_notice())
-        limits = Limits(
-            self.steps or config.explore_max_steps,
-            self.timeout or config.explore_step_timeout,
-            config.explore_token_budget,
-        )
-        with KernelSession(nb, os.path.dirname(os.path.abspath(path))) as kernel:
+        with NotebookKernel(nb, os.path.dirname(os.path.abspath(path))) as kernel:
             last = kernel.execute_upto(upto)
             cursor = last if last is not None else 0
             context = kernel.context(focus_names(nb.cells[cursor].source))
-            if not question and context["last_error"] is None:
-                raise ConfigError("ask a question (there is no error to explore)", USAGE)
-            question = question or ERROR_QUESTION
-            situation = as_new_cell(
-                situation_from_notebook(nb, cursor, path=path, kernel_context=context, instruction=question), nb
+            situation = situation_from_notebook(nb, cursor, path=path, kernel_context=context, instruction=question)
+            prepared = recipes.explore(
+                route, place_cursor("explore", situation, nb), config, max_steps=self.steps, step_timeout=self.timeout
             )
-            request = route.prepare(
-                build_request("explore", situation, route.prompt_budget(config.layer_budget("explore")))
-            )
-            exploration = Exploration(question)
+            exploration = Exploration(prepared.question)
             model_run = TerminalRun(
                 route,
                 "explore",
@@ -101,8 +91,8 @@ class ExploreApp(CancellableSubcommand):
             with kernel.workspace(exploration.id, live=self.live) as workspace:
                 self.say(f"scratch cells: {workspace.protections}")
                 self.say(workspace.warning)
-                agent = Agent(route, workspace, model_run, limits, self.show)
-                result = agent.explore(request, exploration)
+                agent = Agent(route, workspace, model_run, prepared.limits, self.show)
+                result = agent.explore(prepared.request, exploration)
         if result is None:  # the model call failed or was cancelled: already said on stderr
             self.exit(1)
         self.record(nb, exploration, 0 if last is None else last + 1)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
 from ..config import LAYERS
-from ..context.situation import focus_names, situation_from_notebook
+from ..context.selection import edit_selection
+from ..context.situation import Situation, focus_names, situation_from_notebook
 from ..dry_run import as_text, describe, plan
+from ..engine.recipes import place_cursor
 from ..errors import ConfigError
 from ..headless.notebook_file import check_cell, read_notebook
-from ..headless.situation import execute_upto
+from ..headless.notebook_kernel import NotebookKernel
 from .base import LayersSubcommand
+from .escalate import escalation_situation
 
 
 class PromptApp(LayersSubcommand):
@@ -22,7 +24,8 @@ class PromptApp(LayersSubcommand):
     description = (
         "Print exactly the request a layer would send for cell N of a notebook (nothing is sent). "
         "Usage: jupyter layers prompt NOTEBOOK --cell N [--offset K] --layer complete|edit|explore|escalate "
-        "[--execute] [--format json|text] [--instruction TEXT]"
+        "[--execute] [--format json|text] [--instruction TEXT] [--lines A-B]; with --execute, escalate runs the "
+        "whole notebook as `jupyter layers escalate` does"
     )
 
     cell = Int(-1, help="The active cell (0-based, in notebook order).").tag(config=True)
@@ -33,6 +36,9 @@ class PromptApp(LayersSubcommand):
     ).tag(config=True)
     output_format = CaselessStrEnum(("text", "json"), default_value="text", help="text or json.").tag(config=True)
     instruction = Unicode("", help="The edit instruction or the question (edit, explore, escalate).").tag(config=True)
+    lines = Unicode("", help="Edit: only lines A-B of the cell (1-based, inclusive), as `rewrite --lines`.").tag(
+        config=True
+    )
 
     aliases = {
         "cell": "PromptApp.cell",
@@ -41,12 +47,33 @@ class PromptApp(LayersSubcommand):
         "format": "PromptApp.output_format",
         "instruction": "PromptApp.instruction",
         "question": "PromptApp.instruction",
+        "lines": "PromptApp.lines",
     }
     flags = {
         **LayersSubcommand.flags,
         "execute": ({"PromptApp": {"execute": True}}, "Run the cells above first, in a fresh kernel."),
         "json": ({"PromptApp": {"output_format": "json"}}, "Same as --format json."),
     }
+
+    def situation(self, nb, cell: int, path: str) -> Situation:
+        """The active cell, with the cells above it run first when asked; edit takes the same selection as
+        ``jupyter layers rewrite`` (``--lines``, else the whole cell)."""
+        context = None
+        if self.execute:
+            with NotebookKernel(nb, os.path.dirname(os.path.abspath(path))) as kernel:
+                kernel.execute_upto(cell)
+                context = kernel.context(focus_names(nb.cells[cell].source))
+        source = nb.cells[cell].source
+        situation = situation_from_notebook(
+            nb,
+            cell,
+            offset=None if self.offset < 0 else self.offset,
+            selection=edit_selection(source, self.lines) if self.layer == "edit" else None,
+            path=path,
+            kernel_context=context,
+            instruction=self.instruction,
+        )
+        return place_cursor(self.layer, situation, nb)
 
     def run(self) -> None:
         if len(self.extra_args) != 1:
@@ -55,19 +82,12 @@ class PromptApp(LayersSubcommand):
         nb = read_notebook(path)
         cell = self.cell if self.cell >= 0 else len(nb.cells) - 1
         check_cell(nb, cell, path)
-        context = None
-        if self.execute:
-            folder = os.path.dirname(os.path.abspath(path))
-            context = asyncio.run(execute_upto(nb, cell, folder, focus_names(nb.cells[cell].source)))
-        situation = situation_from_notebook(
-            nb,
-            cell,
-            offset=None if self.offset < 0 else self.offset,
-            path=path,
-            kernel_context=context,
-            instruction=self.instruction,
-        )
-        described = describe(*plan(self.layer, situation, self.layers_config()))
+        config = self.layers_config()
+        if self.layer == "escalate" and self.execute:
+            situation = escalation_situation(nb, path, self.instruction)  # as `jupyter layers escalate` runs it
+        else:
+            situation = self.situation(nb, cell, path)
+        described = describe(plan(self.layer, situation, config))
         print(
             json.dumps(described, indent=1, ensure_ascii=False) if self.output_format == "json" else as_text(described)
         )

@@ -11,12 +11,13 @@ import sys
 
 from traitlets import Bool, Int, Unicode
 
+from ..context.selection import edit_selection
 from ..context.situation import situation_from_notebook
+from ..engine import recipes
 from ..engine.rewrite import rewrite, unified_diff
 from ..errors import ConfigError
 from ..headless.notebook_file import check_cell, output_path, read_notebook, write_notebook
 from ..headless.terminal_run import TerminalRun, error_line
-from ..magics.rewrite import line_selection
 from ..models.router import Router
 from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
 
@@ -78,7 +79,7 @@ class RewriteApp(CancellableSubcommand):
             raise ConfigError(f"cell {self.cell} is a {nb.cells[self.cell].cell_type} cell, not code")
         target = writing_target(path, self.output, self.in_place, self.apply)
         source = nb.cells[self.cell].source
-        selection = line_selection(source, self.lines) if self.lines else (0, len(source))
+        selection = edit_selection(source, self.lines)
         situation = situation_from_notebook(nb, self.cell, path=path, instruction=instruction, selection=selection)
         config = self.layers_config()
         router = Router(config)
@@ -86,7 +87,7 @@ class RewriteApp(CancellableSubcommand):
         notice = router.offline_notice()
         if notice and not self.json_output:
             print(notice, file=sys.stderr)
-        result = rewrite(route, situation, config, TerminalRun(route, "rewrite", quiet=self.json_output))
+        result = rewrite(recipes.edit(route, situation, config), TerminalRun(route, "rewrite", quiet=self.json_output))
         if result is None:
             self.exit(1)
         applied = bool(target and result.changed and not result.syntax_error)

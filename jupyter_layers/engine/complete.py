@@ -8,16 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..config import JupyterLayers
-from ..context.situation import Situation
-from ..models.messages import Request
-from ..prompts import build_request
-
 FENCE = re.compile(r"^\s*```[\w+-]*[ \t]*\n?|\n?```\s*$")
-
-
-def completion_request(situation: Situation, config: JupyterLayers) -> Request:
-    return build_request("complete", situation, config.layer_budget("complete"))
 
 
 def strip_fences(text: str) -> str:

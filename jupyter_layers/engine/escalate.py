@@ -7,19 +7,15 @@ whose worst case (the whole prompt plus the largest answer) exceeds the configur
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 
 from ..context.notebook import is_scratch
-from ..context.situation import Situation
 from ..errors import LayersError
 from ..models.messages import Request
 from ..usage import price
 from .rewrite import syntax_error, unified_diff
 
-ERROR_QUESTION = "Why does the last error happen, and how do I fix it?"  # what escalating an error asks
-SNAPSHOT_BUDGET_MS = 300  # a larger kernel snapshot is worth it for the most expensive layer
 FIX = re.compile(r'<fix cell="(\d+)">\n?(.*?)\n?</fix>', re.S)
 TYPICAL_ANSWER_TOKENS = 4000
 
@@ -50,16 +46,6 @@ def parse_fixes(answer: str, sources: dict[int, str]) -> list[CellFix]:
         if cell in sources:
             fixes[cell] = CellFix(cell, sources[cell], body.strip("\n"))
     return [fixes[cell] for cell in sorted(fixes) if fixes[cell].after != fixes[cell].before]
-
-
-def with_history(situation: Situation, exploration_transcript: str, attempts: list[str]) -> Situation:
-    """The situation with what exploration learned and what was already tried, as extra sections."""
-    notes = list(situation.notes)
-    if exploration_transcript:
-        notes.append(("exploration", exploration_transcript))
-    if attempts:
-        notes.append(("earlier_attempts", "\n\n".join(attempts)))
-    return dataclasses.replace(situation, notes=tuple(notes))
 
 
 def cost_bounds(model: str, request: Request) -> tuple[float, float]:

@@ -15,12 +15,9 @@ import html
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..config import JupyterLayers
-from ..context.situation import Situation
 from ..models.events import Stop
 from ..models.messages import Message, Request
-from ..models.router import Route
-from ..prompts import build_request
+from . import recipes
 from .complete import strip_fences
 
 
@@ -70,18 +67,12 @@ def syntax_error(source: str) -> str:
     return ""
 
 
-def rewrite_request(situation: Situation, config: JupyterLayers, route: Route) -> Request:
-    return build_request("edit", situation, route.prompt_budget(config.layer_budget("edit")))
-
-
-def rewrite(
-    route: Route, situation: Situation, config: JupyterLayers, run: Callable[[Request], Stop | None]
-) -> Rewrite | None:
-    """Run the edit through ``run`` (which streams one request for the surface and returns its Stop, or None
-    when it failed or was cancelled, having told the user)."""
+def rewrite(prepared: recipes.Prepared, run: Callable[[Request], Stop | None]) -> Rewrite | None:
+    """Run the edit (``recipes.edit``'s request) through ``run`` (which streams one request for the surface and
+    returns its Stop, or None when it failed or was cancelled, having told the user)."""
+    situation, route, request = prepared.situation, prepared.route, prepared.request
     source = situation.cursor.source
     start, end = situation.cursor.selection or (0, len(source))
-    request = route.prepare(rewrite_request(situation, config, route))
     attempt, problem, new_source, region = 0, "", source, ""
     while attempt < 2:
         attempt += 1

@@ -125,7 +125,9 @@ class Agent:
         self.spent = 0
 
     def explore(self, request: Request, exploration: Exploration) -> Exploration | None:
-        messages = list(request.messages)
+        """``request`` is the first turn as sent (``engine.recipes.explore``: its last block carries the moving
+        cache breakpoint, which moves on as the conversation grows)."""
+        messages = without_cache_mark(list(request.messages))
         for _turn in range(self.limits.max_steps):
             stop = self.run(dataclasses.replace(request, messages=tuple(with_cache_mark(messages))))
             if stop is None:
@@ -191,7 +193,7 @@ class Agent:
             if self.spent >= self.limits.token_budget
             else f"the step limit ({self.limits.max_steps}) was reached"
         )
-        evidence = tuple(f"step {s.number}: {first_line(s.result.as_text(200))}" for s in exploration.steps[-5:])
+        evidence = tuple(f"step {s.number}: {first_output_line(printed(s.result))}" for s in exploration.steps[-5:])
         return Findings(exploration.question, f"{reason} after {ran} scratch cells.", evidence, complete=False)
 
 
@@ -204,8 +206,23 @@ def findings_from(question: str, given: dict) -> Findings:
     return Findings(question, answer.strip() or "(no answer)", items, fix.strip())
 
 
-def first_line(text: str) -> str:
+def printed(result) -> str:
+    """What a step showed first: its error, else its output, else its value (not the labels of ``as_text``)."""
+    return result.error or result.stdout or result.stderr or result.result or "".join(result.outputs)
+
+
+def first_output_line(text: str) -> str:
+    """What a step printed or a tool answered, in one line for a summary."""
     return text.strip().splitlines()[0] if text.strip() else "(no output)"
+
+
+def without_cache_mark(messages: list[Message]) -> list[Message]:
+    """The conversation with the moving breakpoint (on its last block) taken off, for it to move on."""
+    last = messages[-1]
+    block = last.content[-1]
+    if isinstance(block, (Text, ToolResult)) and block.cache:
+        last = Message(last.role, (*last.content[:-1], dataclasses.replace(block, cache=False)))
+    return [*messages[:-1], last]
 
 
 def with_cache_mark(messages: list[Message]) -> list[Message]:

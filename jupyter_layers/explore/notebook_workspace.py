@@ -2,7 +2,8 @@
 
 Scratch cells run in a sandbox registered under the exploration's id (opened on entry, closed on exit), state is
 read by the kernel's own workspace, and cells are read from the notebook document (with outputs, notebook
-indices) rather than the kernel's input history. Every request is a silent ``user_expressions`` evaluation.
+indices) rather than the kernel's input history. Every request is a silent ``user_expressions`` evaluation built
+by ``jupyter_layers.kernel.rpc``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Protocol
 import nbformat
 
 from ..context.notebook import cell_views
+from ..kernel import rpc
 from ..sandbox import StepResult
-from ..sandbox import remote as sandbox_remote
 
 STEP_MARGIN = 30.0  # beyond the step timeout: the sandbox kills a step itself, this only guards a stuck kernel
-WORKSPACE = "__import__('jupyter_layers.explore.kernel_workspace', fromlist=['x']).KernelWorkspace(get_ipython(), None)"
+SANDBOX = "jupyter_layers.sandbox.remote"
+WORKSPACE = "jupyter_layers.explore.kernel_workspace"
 
 
 class Evaluator(Protocol):
@@ -36,26 +38,24 @@ class NotebookWorkspace:
         self.protections = ""  # the sandbox's protections, one summary line, once it is open
 
     def __enter__(self) -> NotebookWorkspace:
-        opened = json.loads(self.session.evaluate(sandbox_remote.expression("open_json", self.id, self.live)))
+        opened = json.loads(self.session.evaluate(rpc.call(SANDBOX, "open_json", self.id, self.live)))
         self.warning = opened["warning"] or ""
         self.protections = opened["protections"]
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
         if kind is None or not issubclass(kind, KeyboardInterrupt):  # after Ctrl-C the kernel is shut down instead
-            self.session.evaluate(sandbox_remote.expression("close_json", self.id))
+            self.session.evaluate(rpc.call(SANDBOX, "close_json", self.id))
 
     def run(self, code: str, timeout: float) -> StepResult:
-        reply = self.session.evaluate(
-            sandbox_remote.expression("run_json", self.id, code, timeout), timeout + STEP_MARGIN
-        )
+        reply = self.session.evaluate(rpc.call(SANDBOX, "run_json", self.id, code, timeout), timeout + STEP_MARGIN)
         return StepResult.from_dict(json.loads(reply))
 
     def variables(self) -> str:
-        return self.session.evaluate(f"{WORKSPACE}.variables()")
+        return self.session.evaluate(rpc.call(WORKSPACE, "list_variables"))
 
     def inspect(self, name: str) -> str:
-        return self.session.evaluate(f"{WORKSPACE}.inspect({name!r})")
+        return self.session.evaluate(rpc.call(WORKSPACE, "inspect_variable", name))
 
     def cells(self, indices: list[int]) -> str:
         views = {view.index: view for view in cell_views(self.nb)}
@@ -63,4 +63,4 @@ class NotebookWorkspace:
         return "\n\n".join(shown) or "no cells asked for"
 
     def last_error(self) -> str:
-        return self.session.evaluate(f"{WORKSPACE}.last_error()")
+        return self.session.evaluate(rpc.call(WORKSPACE, "read_last_error"))

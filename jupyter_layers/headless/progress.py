@@ -14,7 +14,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from .execute import CellError
 
 
-def first_line(source: str, width: int = 60) -> str:
+def line_preview(source: str, width: int = 60) -> str:
+    """The first non-blank line, cut to ``width`` with an ellipsis: one line that names a cell."""
     line = next((line for line in source.splitlines() if line.strip()), "")
     return line if len(line) <= width else line[: width - 1] + "…"
 
@@ -57,7 +58,7 @@ class RichProgress:
     def start(self, index: int, position: int, total: int, source: str) -> None:
         if self.task is None:
             self.task = self.bar.add_task("", total=total)
-        self.bar.update(self.task, description=f"cell {index} [dim]{escape(first_line(source))}[/dim]")
+        self.bar.update(self.task, description=f"cell {index} [dim]{escape(line_preview(source))}[/dim]")
 
     def done(self, index: int, position: int, total: int, seconds: float, error: CellError | None) -> None:
         mark = f"[red]✗ {escape(error.ename)}[/red]" if error else "[green]✓[/green]"

@@ -1,4 +1,4 @@
-"""One model call for the engine, streamed to a terminal: what the magics' ``KernelSession.run`` is in a kernel.
+"""One model call for the engine, streamed to a terminal (``models.model_run`` consumes the events; this is the sink).
 
 Text is written as it arrives (plain, no markup); thinking is only summarised on stderr, since a reasoning
 model's thoughts can be long and the answer is what the user reads. With ``quiet`` (``--json``) nothing is
@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from ..models.events import Failure, Stop, TextDelta, ThinkingDelta, Usage
-from ..models.messages import Request
+from ..errors import LayersError
+from ..models.events import Usage
+from ..models.model_run import ModelRun
 from ..models.router import Route
 from ..usage import UsageLedger
 
@@ -22,56 +23,37 @@ def error_line(command: str, message: object) -> None:
     print(f"jupyter layers {command}: {message}", file=sys.stderr)
 
 
-class TerminalRun:
-    """``run(request) -> Stop | None`` for ``Agent``, ``rewrite`` and escalation, bound to one route."""
+class TerminalSink:
+    """A model call on a terminal: text to ``out`` as it arrives, thinking summarised on stderr, nothing at all
+    with ``quiet``; a failure is one line on stderr; Ctrl-C propagates (the command shuts its kernel down)."""
 
-    def __init__(
-        self,
-        route: Route,
-        command: str,
-        *,
-        out: TextIO | None = None,
-        quiet: bool = False,
-        ledger: UsageLedger | None = None,
-        on_usage: Callable[[Usage], None] | None = None,
-    ):
-        self.route, self.command, self.quiet = route, command, quiet
-        self.out = out or sys.stderr
-        self.ledger = ledger or UsageLedger()
-        self.on_usage = on_usage
+    propagate_interrupt = True
 
-    def __call__(self, request: Request) -> Stop | None:
-        stream = self.route.provider.stream(request)
-        text, thinking = "", 0
-        try:
-            for event in stream:
-                if isinstance(event, TextDelta):
-                    if thinking and not text:
-                        self.note(f" ({thinking:,} characters)\n")
-                    text += event.text
-                    self.write(event.text)
-                elif isinstance(event, ThinkingDelta):
-                    if not thinking:
-                        self.note(f"{self.route.label} is thinking…")
-                    thinking += len(event.text)
-                elif isinstance(event, Usage):
-                    self.ledger.record(self.route.layer, self.route.model, event)
-                    if self.on_usage:
-                        self.on_usage(event)
-                elif isinstance(event, (Failure, Stop)):
-                    self.end_line(text)
-                    if isinstance(event, Failure):
-                        error_line(self.command, event.error)
-                        return None
-                    if event.reason == "cancelled":
-                        error_line(self.command, "cancelled")
-                        return None
-                    return event
-        except KeyboardInterrupt:
-            stream.cancel()
-            self.end_line(text)
-            raise
-        return None
+    def __init__(self, route: Route, command: str, out: TextIO, quiet: bool):
+        self.route, self.command, self.out, self.quiet = route, command, out, quiet
+        self.thought = 0  # characters of thinking so far
+
+    def text(self, delta: str, so_far: str) -> None:
+        if self.thought and so_far == delta:
+            self.note(f" ({self.thought:,} characters)\n")
+        self.write(delta)
+
+    def thinking(self, delta: str, so_far: str) -> None:
+        if not self.thought:
+            self.note(f"{self.route.label} is thinking…")
+        self.thought = len(so_far)
+
+    def failed(self, error: LayersError, text: str) -> None:
+        self.end_line(text)
+        error_line(self.command, error)
+
+    def cancelled(self, text: str, interrupted: bool) -> None:
+        self.end_line(text)
+        if not interrupted:  # Ctrl-C is reported by the command, once
+            error_line(self.command, "cancelled")
+
+    def finished(self, text: str) -> None:
+        self.end_line(text)
 
     def write(self, text: str) -> None:
         if not self.quiet:
@@ -87,3 +69,20 @@ class TerminalRun:
         """Finish a streamed answer's last line, so what follows starts on its own."""
         if text and not text.endswith("\n"):
             self.write("\n")
+
+
+class TerminalRun(ModelRun):
+    """``run(request) -> Stop | None`` for ``Agent``, ``rewrite`` and escalation, bound to one route."""
+
+    def __init__(
+        self,
+        route: Route,
+        command: str,
+        *,
+        out: TextIO | None = None,
+        quiet: bool = False,
+        ledger: UsageLedger | None = None,
+        on_usage: Callable[[Usage], None] | None = None,
+    ):
+        sink = TerminalSink(route, command, out or sys.stderr, quiet)
+        super().__init__(route, sink, ledger or UsageLedger(), on_usage)

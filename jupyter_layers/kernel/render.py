@@ -21,17 +21,17 @@ from . import safe
 
 
 @dataclass(frozen=True)
-class Limits:
+class ReprLimits:
     level: int = 2  # container nesting shown
     items: int = 6  # elements shown per container
     string: int = 40  # characters shown per string
     digits: int = 40  # digits shown per int
 
 
-SHORT = Limits()
-MEDIUM = Limits(string=100)
-LONG = Limits(level=3, items=16, string=200, digits=80)
-TINY = Limits(level=1, items=3, string=40, digits=20)
+SHORT = ReprLimits()
+MEDIUM = ReprLimits(string=100)
+LONG = ReprLimits(level=3, items=16, string=200, digits=80)
+TINY = ReprLimits(level=1, items=3, string=40, digits=20)
 
 ELLIPSIS = "…"
 MAX_INT_DIGITS = 1000  # beyond this, rendering an int costs more than it tells (and may hit the str-digit limit)
@@ -99,7 +99,8 @@ def clean(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def first_line(doc, chars: int = 100) -> str:
+def doc_summary(doc, chars: int = 100) -> str:
+    """A docstring's first line, capped; "" unless it is a str (a user's ``__doc__`` may be any object)."""
     if type(doc) is not str:
         return ""
     return cap(doc[: chars * 4].strip().partition("\n")[0].strip(), chars)
@@ -133,7 +134,7 @@ CONTAINERS = (dict, list, tuple, set, frozenset, collections.deque)
 SCALARS = (str, bytes, bytearray, int, float, complex)
 
 
-def int_text(value, limits: Limits) -> str:
+def int_text(value, limits: ReprLimits) -> str:
     digits = int(int.bit_length(value) * 0.30103) + 1
     if digits > MAX_INT_DIGITS:
         return f"<int with ~{digits:,} digits>"
@@ -147,18 +148,18 @@ def int_text(value, limits: Limits) -> str:
     return text
 
 
-def str_text(value, limits: Limits) -> str:
+def str_text(value, limits: ReprLimits) -> str:
     head, cut = clip(str.__getitem__(value, slice(0, limits.string + 1)), limits.string)
     return repr(head) + ELLIPSIS if cut else repr(head)
 
 
-def bytes_text(value, base: type, limits: Limits) -> str:
+def bytes_text(value, base: type, limits: ReprLimits) -> str:
     length = base.__len__(value)
     head = repr(bytes(base.__getitem__(value, slice(0, limits.string))))
     return head if length <= limits.string else head + ELLIPSIS
 
 
-def render(value, limits: Limits = SHORT, level: int | None = None) -> str:
+def render(value, limits: ReprLimits = SHORT, level: int | None = None) -> str:
     """A bounded repr of builtin data; other objects appear as ``<TypeName>``."""
     level = limits.level if level is None else level
     tp = type(value)
@@ -176,7 +177,7 @@ def render(value, limits: Limits = SHORT, level: int | None = None) -> str:
     return scalar_text(value, tp, limits) or f"<{short_type(tp)}>"
 
 
-def container_text(value, tp: type, base: type, limits: Limits, level: int) -> str:
+def container_text(value, tp: type, base: type, limits: ReprLimits, level: int) -> str:
     prefix = "" if tp is base and base is not frozenset and base is not collections.deque else short_type(tp)
     if base is dict:
         length = dict.__len__(value)
@@ -212,7 +213,7 @@ def container_text(value, tp: type, base: type, limits: Limits, level: int) -> s
     return f"{prefix}({text})" if prefix and base is not tuple else prefix + text
 
 
-def scalar_text(value, tp: type, limits: Limits) -> str | None:
+def scalar_text(value, tp: type, limits: ReprLimits) -> str | None:
     """Enum members, subclasses of builtin scalars, numpy scalars and the PLAIN_REPR types; None for others."""
     if enum_base(tp) is not None:
         name = (safe.instance_dict(value) or {}).get("_name_")
@@ -241,7 +242,7 @@ def enum_base(tp: type) -> type | None:
     return None
 
 
-def plain_repr(value, tp: type, limits: Limits) -> str:
+def plain_repr(value, tp: type, limits: ReprLimits) -> str:
     try:
         return cap(repr(value), limits.string + 20)
     except ValueError:  # a Fraction or Decimal too large for int-to-str conversion

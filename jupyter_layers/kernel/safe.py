@@ -169,7 +169,7 @@ class OverTime(Exception):
     """The call did not finish within its time limit and was interrupted."""
 
 
-class _Deadline(BaseException):
+class _DeadlinePassed(BaseException):
     """Raised inside the user's code by our alarm; a BaseException so ``except Exception`` cannot swallow it."""
 
 
@@ -183,10 +183,10 @@ class _Alarm:
     def __call__(self, signum, frame):
         if self.armed:
             self.fired = True
-            raise _Deadline
+            raise _DeadlinePassed
 
 
-REFIRE_SECONDS = 0.005  # keeps interrupting code that catches the first _Deadline with a bare except
+REFIRE_SECONDS = 0.005  # keeps interrupting code that catches the first _DeadlinePassed with a bare except
 
 
 def can_bound() -> bool:
@@ -213,9 +213,9 @@ def call_bounded(func, arg, seconds: float):
         result = func(arg)
         alarm.armed = False  # no call between the return and this store, so no signal check can intervene
         if alarm.fired:  # the code caught our interruptions and finished late anyway
-            raise _Deadline
+            raise _DeadlinePassed
         return result
-    except _Deadline:
+    except _DeadlinePassed:
         raise OverTime(f"did not finish within {seconds * 1000:.0f} ms") from None
     finally:
         alarm.armed = False

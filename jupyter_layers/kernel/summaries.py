@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from . import render, safe
-from .render import ELLIPSIS, Limits, cap
+from .render import ELLIPSIS, ReprLimits, cap
 
 ENTRY_POINT_GROUP = "jupyter_layers.summarizers"
 ENVIRON_TEXT = "environment variables (not shown)"
@@ -72,7 +72,7 @@ class View:
     detail: Detail
 
     @property
-    def limits(self) -> Limits:
+    def limits(self) -> ReprLimits:
         return render.LONG if self.focus else render.MEDIUM
 
 
@@ -217,7 +217,7 @@ def string(value, tp: type, view: View) -> Summary:
 def binary(value, tp: type, view: View) -> Summary:
     base = render.ancestor(tp, (bytes, bytearray))
     length = base.__len__(value)
-    limits = Limits(string=min(view.limits.string, 48))
+    limits = ReprLimits(string=min(view.limits.string, 48))
     return Summary(safe.public_name(tp), f"{count(length, 'bytes')}: {render.bytes_text(value, base, limits)}")
 
 
@@ -267,7 +267,7 @@ def class_(value, tp: type, view: View) -> Summary:
     names = [safe.type_name(b) for b in safe.bases(value) if b is not object]
     text = f"class {safe.type_name(value)}" + (f"({', '.join(names)})" if names else "")
     namespace = safe.class_dict(value)
-    doc = render.first_line(namespace.get("__doc__"))
+    doc = render.doc_summary(namespace.get("__doc__"))
     if doc:
         text += f": {doc}"
     kinds = (types.FunctionType, classmethod, staticmethod, property)
@@ -287,7 +287,7 @@ def short_qualname(qualname: str) -> str:
 
 def function(value, tp: type, view: View) -> Summary:
     text = f"def {short_qualname(value.__qualname__)}{render.signature_text(value)}"
-    doc = render.first_line(value.__doc__, 300 if view.focus else 100)
+    doc = render.doc_summary(value.__doc__, 300 if view.focus else 100)
     return Summary("function", text + (f"\n  {doc}" if doc else ""))
 
 
@@ -296,14 +296,14 @@ def method(value, tp: type, view: View) -> Summary:
     if type(func) is not types.FunctionType:
         return Summary("method", f"bound method of {safe.type_name(type(value.__self__))}")
     text = f"method {short_qualname(func.__qualname__)}{render.signature_text(func)}"
-    doc = render.first_line(func.__doc__)
+    doc = render.doc_summary(func.__doc__)
     return Summary("method", text + (f"\n  {doc}" if doc else ""))
 
 
 def builtin_function(value, tp: type, view: View) -> Summary:
     signature = value.__text_signature__
     signature = signature.replace("$module, ", "").replace("$self, ", "") if type(signature) is str else "(...)"
-    doc = render.first_line(value.__doc__)
+    doc = render.doc_summary(value.__doc__)
     return Summary("builtin function", f"{value.__name__}{signature}" + (f"\n  {doc}" if doc else ""))
 
 

@@ -7,10 +7,11 @@ import dataclasses
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..engine.complete import clean_completion, completion_request
+from ..engine import recipes
+from ..engine.complete import clean_completion
+from .kernel_situation import layer_situation
 from .live import LiveOutput, code_block
 from .session import KernelSession, report_errors
-from .situation import kernel_situation
 
 ALTERNATIVE_TEMPERATURE = 0.8  # several alternatives only differ if the model samples
 
@@ -36,7 +37,8 @@ class CompleteMagics(Magics):
         args = parse_argstring(self.complete, line)
         before = cell.removesuffix("\n")  # IPython appends a newline to a cell magic's body
         route = self.session.route("complete", args.model)
-        request = route.prepare(completion_request(kernel_situation(self.shell, before), self.session.settings))
+        situation = layer_situation(self.shell, "complete", before)
+        request = recipes.complete(route, situation, self.session.settings).request
         if args.max_tokens:
             request = dataclasses.replace(request, max_tokens=args.max_tokens)
         if args.n > 1:

@@ -10,25 +10,29 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import json
 from collections import Counter
 
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display, update_display
 
-from ..context.budget import estimate_tokens
-from ..engine.escalate import ERROR_QUESTION, SNAPSHOT_BUDGET_MS, check_cost, cost_bounds, parse_fixes, with_history
+from ..context.input_history import history_cells
+from ..engine import recipes
+from ..engine.escalate import check_cost, cost_bounds, parse_fixes
 from ..engine.rewrite import Rewrite, html_diff, unified_diff
-from ..errors import ConfigError
 from ..kernel import cell_history
-from ..models.messages import Message, Request
-from ..prompts import build_request
+from .kernel_situation import layer_situation
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
-from .situation import history_cells, kernel_situation
 
-SNAPSHOT_FOR_ESCALATION = {"budget_ms": SNAPSHOT_BUDGET_MS, "detail": {"other_chars": 600, "focus_chars": 2000}}
+
+def escalation_history(session: KernelSession) -> dict:
+    """What this kernel's escalation takes besides the situation: the recipe's keyword arguments."""
+    return {
+        "exploration": session.last_exploration,
+        "attempts": tuple(attempts_so_far(session)),
+        "conversation": session.escalation,
+    }
 
 
 def attempts_so_far(session: KernelSession) -> list[str]:
@@ -48,7 +52,6 @@ class EscalateMagics(Magics):
     def __init__(self, shell, session: KernelSession):
         super().__init__(shell)
         self.session = session
-        self.conversation: Request | None = None  # the last escalation's request, its answer appended
         session.offer_escalation = self.offer
         shell.events.register("post_run_cell", self.watch_edited_cells)
 
@@ -70,36 +73,19 @@ class EscalateMagics(Magics):
             if not args.question:
                 return
         if args.new:
-            self.conversation = None
+            self.session.escalation = None
         self.ask(" ".join(args.question).strip().strip("'\""), args.model, args.max_cost)
 
-    def default_question(self) -> str:
-        exploration = self.session.last_exploration
-        if cell_history.last_error() is not None:
-            return ERROR_QUESTION
-        if exploration is not None and exploration.findings and not exploration.findings.complete:
-            return exploration.question
-        raise ConfigError("nothing to escalate: no error and no open exploration", "%escalate why is X?")
-
-    def prepare(self, question: str, model: str) -> tuple:
+    def prepare(self, question: str, model: str) -> recipes.Prepared:
+        """This kernel's escalation: a follow-up to the last one unless ``--new``, with the last exploration and
+        what was tried. ``%layers prompt escalate`` shows the same (it calls ``escalation_history``)."""
         route = self.session.route("escalate", model)
-        if self.conversation is not None:  # a follow-up: earlier turns, thinking blocks and signatures unchanged
-            messages = (*self.conversation.messages, Message.user(question))
-            size = estimate_tokens(json.dumps(route.provider.payload(self.conversation)["messages"]))
-            metadata = {**self.conversation.metadata, "estimated_tokens": size + estimate_tokens(question)}
-            return route, dataclasses.replace(self.conversation, messages=messages, metadata=metadata)
-        exploration = self.session.last_exploration
-        situation = with_history(
-            kernel_situation(self.shell, instruction=question, snapshot_options=SNAPSHOT_FOR_ESCALATION),
-            exploration.transcript() if exploration is not None else "",
-            attempts_so_far(self.session),
-        )
-        budget = route.prompt_budget(self.session.settings.layer_budget("escalate"))
-        return route, route.prepare(build_request("escalate", situation, budget))
+        situation = layer_situation(self.shell, "escalate", instruction=question)
+        return recipes.escalate(route, situation, self.session.settings, **escalation_history(self.session))
 
     def ask(self, question: str, model: str = "", max_cost: float | None = None) -> None:
-        question = question or self.default_question()
-        route, request = self.prepare(question, model)
+        prepared = self.prepare(question, model)
+        route, request = prepared.route, prepared.request
         check_cost(route.model, request, max_cost or self.session.settings.escalate_max_cost)
         thinking = None  # shown when the first thinking arrives: a model that does not think gets no placeholder
 
@@ -126,8 +112,8 @@ class EscalateMagics(Magics):
         )
         if stop is None:
             return
-        self.conversation = dataclasses.replace(request, messages=(*request.messages, stop.message))
-        metadata = {"jupyter_layers": {"layer": "escalate", "model": route.label, "question": question}}
+        self.session.escalation = dataclasses.replace(request, messages=(*request.messages, stop.message))
+        metadata = {"jupyter_layers": {"layer": "escalate", "model": route.label, "question": prepared.question}}
         live.finish({"text/markdown": stop.message.text, "text/plain": stop.message.text}, metadata)
         self.offer_fixes(stop.message.text, route.label)
 
@@ -157,15 +143,15 @@ class EscalateMagics(Magics):
 
     def offer(self, reason: str) -> None:
         """Say that escalation could help and what it would cost; escalate at once in auto mode."""
-        route, request = self.prepare(self.default_question(), "")
-        expected, worst = cost_bounds(route.model, request)
+        prepared = self.prepare("", "")
+        expected, worst = cost_bounds(prepared.route.model, prepared.request)
         if self.session.settings.escalate_auto:
-            print(f"{reason}: escalating to {route.label} (auto)")
+            print(f"{reason}: escalating to {prepared.route.label} (auto)")
             self.ask("")
             return
         print(
-            f"{reason}. `%escalate` would send ~{request.metadata['estimated_tokens']:,} tokens to {route.label} "
-            f"(estimated ${expected:.2f}, at most ${worst:.2f})."
+            f"{reason}. `%escalate` would send ~{prepared.request.metadata['estimated_tokens']:,} tokens to "
+            f"{prepared.route.label} (estimated ${expected:.2f}, at most ${worst:.2f})."
         )
 
     def watch_edited_cells(self, result) -> None:

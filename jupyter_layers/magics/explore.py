@@ -12,16 +12,13 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display, update_display
 
-from ..errors import ConfigError
+from ..engine import recipes
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..explore.kernel_workspace import KernelWorkspace
-from ..kernel import cell_history
-from ..prompts import build_request
-from ..prompts.explore import ERROR_QUESTION
 from ..sandbox import open_sandbox
+from .kernel_situation import layer_situation
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
-from .situation import kernel_situation
 
 SCRATCH_TAG = "jupyter-layers-scratch"
 
@@ -64,28 +61,19 @@ class ExploreMagics(Magics):
             self.clean()
             return
         question = " ".join(args.question).strip().strip("'\"")
-        if not question and cell_history.last_error() is None:
-            raise ConfigError("ask a question (there is no error to explore)", "%explore why is revenue negative?")
-        question = question or ERROR_QUESTION
-        settings = self.session.settings
-        limits = Limits(
-            args.steps or settings.explore_max_steps,
-            args.timeout or settings.explore_step_timeout,
-            settings.explore_token_budget,
-        )
         route = self.session.route("explore", args.model)
-        situation = kernel_situation(self.shell, instruction=question)
-        request = route.prepare(
-            build_request("explore", situation, route.prompt_budget(settings.layer_budget("explore")))
+        situation = layer_situation(self.shell, "explore", instruction=question)
+        prepared = recipes.explore(
+            route, situation, self.session.settings, max_steps=args.steps, step_timeout=args.timeout
         )
-        exploration = Exploration(question)
+        exploration = Exploration(prepared.question)
         self.displays = []
         sandbox, warning = open_sandbox(self.shell.user_ns, live=args.live)
         print(f"scratch cells: {sandbox.protections.summary()}")
         if warning:
             print(warning)
         try:
-            self.run_agent(route, request, exploration, sandbox, limits)
+            self.run_agent(route, prepared.request, exploration, sandbox, prepared.limits)
         except KeyboardInterrupt:
             error_line("%explore", "cancelled: the scratch sandbox was stopped")
         finally:

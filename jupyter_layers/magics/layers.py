@@ -14,9 +14,10 @@ from ..errors import ConfigError
 from ..kernel import snapshot
 from ..sandbox.protections import here
 from ..status import format_sandbox, format_status, layer_status
+from .escalate import escalation_history
+from .kernel_situation import layer_situation
 from .live import error_line
 from .session import KernelSession, report_errors
-from .situation import kernel_situation
 
 USAGE = (
     "%layers status | usage | prompt LAYER [--json] [INSTRUCTION] | config [KEY VALUE]"
@@ -67,8 +68,10 @@ class LayersMagics(Magics):
         words = [w for w in words if w != "--json"]
         if not words or words[0] not in LAYERS:
             raise ConfigError(f"name a layer; usage: {USAGE}")
-        situation = kernel_situation(self.shell, source, instruction=" ".join(words[1:]))
-        described = describe(*plan(words[0], situation, self.session.settings, self.session.router))
+        layer = words[0]
+        situation = layer_situation(self.shell, layer, source, instruction=" ".join(words[1:]))
+        history = escalation_history(self.session) if layer == "escalate" else {}
+        described = describe(plan(layer, situation, self.session.settings, self.session.router, **history))
         print(json.dumps(described, indent=1, ensure_ascii=False) if as_json else as_text(described))
 
     def settings(self, words: list[str]) -> None:  # not `config`: a trait of every Configurable

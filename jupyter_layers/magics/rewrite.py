@@ -7,25 +7,13 @@ import sys
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..context.selection import line_selection
+from ..engine import recipes
 from ..engine.rewrite import html_diff, rewrite, unified_diff
 from ..errors import ConfigError
+from .kernel_situation import layer_situation
 from .live import LiveOutput, code_block, error_line
 from .session import KernelSession, report_errors
-from .situation import kernel_situation
-
-
-def line_selection(source: str, lines: str) -> tuple[int, int]:
-    """Character offsets of lines ``A-B`` (1-based, inclusive) of ``source``."""
-    first, _, last = lines.partition("-")
-    try:
-        first_line, last_line = int(first), int(last or first)
-    except ValueError:
-        raise ConfigError(f"--lines takes A-B, not {lines!r}", "for example --lines 2-4") from None
-    starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
-    if not 1 <= first_line <= last_line <= len(starts):
-        raise ConfigError(f"--lines {lines} is outside the cell's {len(starts)} lines")
-    end = starts[last_line] if last_line < len(starts) else len(source)
-    return starts[first_line - 1], end
 
 
 @magics_class
@@ -61,14 +49,14 @@ class RewriteMagics(Magics):
         else:
             raise ConfigError("give the code as the cell body (%%rewrite), or a cell with -c N")
         selection = line_selection(source, args.lines) if args.lines else (0, len(source))
-        situation = kernel_situation(self.shell, source, instruction, selection=selection)
+        situation = layer_situation(self.shell, "edit", source, instruction, selection=selection)
         route = self.session.route("edit", args.model)
         live = LiveOutput(self.shell, f"{route.label} is rewriting")
 
         def run(request):
             return self.session.run("%rewrite", route, request, live, lambda text: code_block(text))
 
-        result = rewrite(route, situation, self.session.settings, run)
+        result = rewrite(recipes.edit(route, situation, self.session.settings), run)
         if result is None:
             return
         metadata = {"jupyter_layers": {**result.provenance(), "syntax_error": result.syntax_error or None}}

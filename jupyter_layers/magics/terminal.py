@@ -40,12 +40,12 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
 
 from ..context.situation import Situation
-from ..engine.complete import clean_completion, completion_request
+from ..engine import recipes
+from ..engine.complete import clean_completion
 from ..errors import LayersError
-from ..models.messages import Request
 from ..models.stream import Reply, background_loop
+from .kernel_situation import kernel_situation
 from .session import KernelSession
-from .situation import kernel_situation
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def prompt_situation(shell, document: Document) -> Situation:
     return kernel_situation(shell, document.text, offset=document.cursor_position, asking=False)
 
 
-def first_line(text: str) -> str:
+def suggestion_line(text: str) -> str:
     """The part of a suggestion shown and inserted in the terminal (see the module docstring)."""
     return text.partition("\n")[0].rstrip()
 
@@ -124,23 +124,24 @@ class KernelSuggest(AutoSuggest):
         if buffer.document != document:
             return
         # The snapshot runs here, on the prompt's thread, which is also the thread of user code.
-        request = completion_request(prompt_situation(self.shell, document), self.session.settings)
+        situation = prompt_situation(self.shell, document)
         try:
-            reply = await self.ask(request)
+            reply = await self.ask(situation)
         except LayersError as error:  # documented: silent in the prompt, history suggestions go on
             log.debug("no model suggestion in the terminal: %s", error)
             return
         self.session.ledger.record("complete", reply.model, reply.usage)
-        text = first_line(clean_completion(document.text_before_cursor, reply.text))
+        text = suggestion_line(clean_completion(document.text_before_cursor, reply.text))
         if text and buffer.document == document:
             buffer.suggestion = Suggestion(text)
             buffer.on_suggestion_set.fire()  # the buffer's control listens to this event: the prompt redraws
 
-    async def ask(self, request: Request) -> Reply:
+    async def ask(self, situation: Situation) -> Reply:
         """The model's answer, computed on the background loop; cancelling this await cancels the call there."""
-        call = asyncio.run_coroutine_threadsafe(self.call(request), background_loop())
+        call = asyncio.run_coroutine_threadsafe(self.call(situation), background_loop())
         return await asyncio.wrap_future(call)
 
-    async def call(self, request: Request) -> Reply:
+    async def call(self, situation: Situation) -> Reply:
         # Resolved here, off the prompt thread: the first route imports the provider's SDK.
-        return await self.session.route("complete").stream(request).afinal()
+        route = self.session.route("complete")
+        return await route.stream(recipes.complete(route, situation, self.session.settings).request).afinal()

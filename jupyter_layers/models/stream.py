@@ -94,8 +94,9 @@ class ModelStream:
     def __iter__(self) -> Iterator[Event]:
         inbox: queue.Queue = queue.Queue()
         self._loop = background_loop()
-        done = asyncio.run_coroutine_threadsafe(self._pump(inbox.put), self._loop)
-        try:
+        done = None
+        try:  # entered before the call is handed over: a Ctrl-C right after it still cancels it
+            done = asyncio.run_coroutine_threadsafe(self._pump(inbox.put), self._loop)
             while True:
                 event = inbox.get()
                 if isinstance(event, Exception):
@@ -104,7 +105,7 @@ class ModelStream:
                 if isinstance(event, (Stop, Failure)):
                     return
         finally:
-            if not done.done():
+            if done is None or not done.done():
                 self.cancel()
 
     def final(self) -> Reply:

@@ -6,8 +6,6 @@ from ..context.situation import Situation
 from ..models.messages import Request, Tool
 from .assemble import assemble
 
-ERROR_QUESTION = "Why did the last error happen?"  # what exploring without a question asks
-
 SYSTEM = """You investigate a question about a Jupyter notebook by running throwaway Python code against its \
 live kernel state.
 Your scratch cells run in a sandboxed copy of the kernel: they see every variable, and nothing they change \
@@ -64,5 +62,5 @@ TOOLS = (
 
 
 def build(situation: Situation, budget: int) -> Request:
-    task = f"Question: {situation.instruction or ERROR_QUESTION}"
+    task = f"Question: {situation.instruction}"  # engine.recipes.explore defaults it
     return assemble("explore", SYSTEM, task, situation, budget, tools=TOOLS)

@@ -1,7 +1,8 @@
 """Scratch sandboxes driven from another process (the Jupyter server, the command line).
 
 Each function returns one JSON string, so a driver calls it through a silent ``execute_request``'s
-``user_expressions`` (see ``expression``) and Jupyter's display formatter only ever sees a ``str``. Sandboxes
+``user_expressions`` (built and decoded by ``jupyter_layers.kernel.rpc``) and Jupyter's display formatter only
+ever sees a ``str``. Sandboxes
 live in a module-level registry keyed by exploration id, over the shell's ``user_ns``. A Ctrl-C (kernel
 interrupt) during ``run_json`` stops the whole exploration: its sandbox is closed and forgotten, and the
 interrupt propagates to the driver.
@@ -14,12 +15,6 @@ import json
 from . import Sandbox, open_sandbox
 
 OPEN: dict[str, Sandbox] = {}
-MODULE = "__import__('jupyter_layers.sandbox.remote', fromlist=['x'])"
-
-
-def expression(function: str, *args) -> str:
-    """The user_expression that calls ``function`` here, e.g. ``expression("run_json", "x1", "df.shape", 30)``."""
-    return f"{MODULE}.{function}({', '.join(repr(arg) for arg in args)})"
 
 
 def _namespace() -> dict:

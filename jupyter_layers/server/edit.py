@@ -7,30 +7,34 @@ only the browser, on the user's accept, changes the notebook.
 from __future__ import annotations
 
 from ..context.situation import focus_names
+from ..engine import recipes
 from ..engine.rewrite import rewrite as rewrite_cell
 from .document import notebook, situation
+from .protocol import RewriteReply
 from .threaded import SocketRun, in_thread, thread_sender
 
 
-async def rewrite(state, message: dict, send) -> None:
+async def prepare(state, message: dict) -> recipes.Prepared:
+    """The edit request for the selection in the message (also what the ``prompt`` request shows)."""
     instruction = str(message["instruction"]).strip()
     nb = notebook(message)
-    source = nb.cells[int(message["cell"])].source
-    context = await state.contexts.get(message.get("kernel_id"), focus_names(source))
+    context = await state.contexts.get(message.get("kernel_id"), focus_names(nb.cells[int(message["cell"])].source))
     route = state.router.route("edit", message.get("model", ""))
-    run = SocketRun(route, thread_sender(send), state.ledger(message.get("path", "")))
-    edit = situation(message, nb, context, instruction)
-    result = await in_thread(lambda: rewrite_cell(route, edit, state.settings, run), run)
+    return recipes.edit(route, situation(message, nb, context, instruction), state.settings)
+
+
+async def rewrite(state, message: dict, send) -> None:
+    prepared = await prepare(state, message)
+    run = SocketRun(prepared.route, thread_sender(send), state.ledger(message.get("path", "")))
+    result = await in_thread(lambda: rewrite_cell(prepared, run), run)
     if result is None:  # cancelled
         return
     send(
-        {
-            "type": "rewrite",
-            "source": result.source,
-            "replacement": result.replacement,
-            "syntax_error": result.syntax_error,
-            "model": result.model,
-            "provenance": result.provenance(),
-            "done": True,
-        }
+        RewriteReply(
+            source=result.source,
+            replacement=result.replacement,
+            syntax_error=result.syntax_error,
+            model=result.model,
+            provenance=result.provenance(),
+        )
     )

@@ -2,7 +2,7 @@
 
 The browser inserts each step as a tagged scratch cell as it starts and fills in its output when it ends; the
 notebook's variables are never changed (the sandbox is a fork, or a copy-on-write overlay when forking is not
-possible, which the browser is told). Once the sandbox is open, ``{"type": "sandbox", "protections": ...}`` names
+possible, which the browser is told). Once the sandbox is open, a ``sandbox`` message (protocol.py) names
 what protects it (the kernel's summary line). The last exploration of each notebook is kept for escalation.
 """
 
@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import asyncio
 
-from ..context.situation import as_new_cell, focus_names
+from ..context.situation import focus_names
+from ..engine import recipes
+from ..engine.recipes import place_cursor
 from ..errors import LayersError
-from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, first_line
+from ..explore.agent import Agent, Exploration, StepFinished, StepStarted, first_output_line
 from ..explore.notebook_workspace import NotebookWorkspace
-from ..prompts import build_request
-from ..prompts.explore import ERROR_QUESTION
 from .document import notebook, situation
-from .kernel_workspace import ServerKernel
+from .protocol import (
+    DoneReply,
+    FindingsReply,
+    NoticeReply,
+    SandboxReply,
+    StepFinishedReply,
+    StepStartedReply,
+    ToolReply,
+)
+from .server_kernel import ServerKernel
 from .threaded import SocketRun, in_thread, thread_sender
 
 
@@ -25,35 +34,23 @@ class NoKernel(LayersError):
     hint = "start the notebook's kernel (run any cell), then explore again"
 
 
-class NothingToExplore(LayersError):
-    hint = "type a question in the Explore box"
-
-
-def event_message(exploration: Exploration, event) -> dict:
+def event_message(exploration: Exploration, event) -> StepStartedReply | StepFinishedReply | ToolReply:
     if isinstance(event, StepStarted):
-        return {
-            "type": "step",
-            "phase": "started",
-            "exploration": exploration.id,
-            "number": event.number,
-            "code": event.code,
-            "note": event.note,
-        }
+        return StepStartedReply(exploration=exploration.id, number=event.number, code=event.code, note=event.note)
     if isinstance(event, StepFinished):
         result = event.step.result
-        return {
-            "type": "step",
-            "phase": "finished",
-            "exploration": exploration.id,
-            "number": event.step.number,
-            "outputs": event.step.outputs(),
-            "error": result.error,
-            "timed_out": result.timed_out,
-        }
-    return {"type": "tool", "name": event.name, "summary": first_line(event.result)}
+        return StepFinishedReply(
+            exploration=exploration.id,
+            number=event.step.number,
+            outputs=event.step.outputs(),
+            error=result.error,
+            timed_out=result.timed_out,
+        )
+    return ToolReply(name=event.name, summary=first_output_line(event.result))
 
 
-async def explore(state, message: dict, send) -> None:
+async def prepare(state, message: dict) -> recipes.Prepared:
+    """The exploration's first request (also what the ``prompt`` request shows); it needs the live kernel."""
     kernel_id = message.get("kernel_id")
     if not kernel_id or kernel_id not in state.contexts.kernel_manager:
         raise NoKernel("exploration runs against the notebook's live kernel, and it has none")
@@ -62,15 +59,17 @@ async def explore(state, message: dict, send) -> None:
     if context is None:
         raise NoKernel("the kernel is busy and has not reported its state yet")
     question = str(message.get("question") or "").strip()
-    if not question and context["last_error"] is None:
-        raise NothingToExplore("ask a question: there is no error to explore")
-    question = question or ERROR_QUESTION
-    settings, path = state.settings, message.get("path", "")
     route = state.router.route("explore", message.get("model", ""))
-    start = as_new_cell(situation(message, nb, context, question), nb)
-    request = route.prepare(build_request("explore", start, route.prompt_budget(settings.layer_budget("explore"))))
-    limits = Limits(settings.explore_max_steps, settings.explore_step_timeout, settings.explore_token_budget)
-    exploration = Exploration(question)
+    return recipes.explore(
+        route, place_cursor("explore", situation(message, nb, context, question), nb), state.settings
+    )
+
+
+async def explore(state, message: dict, send) -> None:
+    prepared = await prepare(state, message)
+    route, request, limits, path = prepared.route, prepared.request, prepared.limits, message.get("path", "")
+    kernel_id, nb = message["kernel_id"], notebook(message)
+    exploration = Exploration(prepared.question)
     run = SocketRun(
         route,
         thread_sender(send),
@@ -83,9 +82,9 @@ async def explore(state, message: dict, send) -> None:
 
     def work():
         with workspace:  # opens the sandbox in the kernel, and closes it
-            run.post({"type": "sandbox", "protections": workspace.protections})
+            run.post(SandboxReply(protections=workspace.protections))
             if workspace.warning:
-                run.post({"type": "notice", "text": workspace.warning})
+                run.post(NoticeReply(text=workspace.warning))
             return agent.explore(request, exploration)
 
     if await in_thread(work, run) is None:
@@ -93,14 +92,13 @@ async def explore(state, message: dict, send) -> None:
     state.explorations[path] = exploration
     findings = exploration.findings
     send(
-        {
-            "type": "findings",
-            "exploration": exploration.id,
-            "answer": findings.answer,
-            "evidence": list(findings.evidence),
-            "fix": findings.fix,
-            "complete": findings.complete,
-            "markdown": findings.markdown(),
-        }
+        FindingsReply(
+            exploration=exploration.id,
+            answer=findings.answer,
+            evidence=list(findings.evidence),
+            fix=findings.fix,
+            complete=findings.complete,
+            markdown=findings.markdown(),
+        )
     )
-    send({"type": "done", "done": True, "steps": len(exploration.steps)})
+    send(DoneReply(steps=len(exploration.steps)))

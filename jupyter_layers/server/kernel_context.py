@@ -7,12 +7,10 @@ last context fetched is used, so a completion never waits on a running cell.
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import json
 import time
 
-from ..kernel import remote
+from ..kernel import remote, rpc
 
 FETCH_TIMEOUT = 1.0  # seconds: a context that comes later than this is worse than the cached one
 FIRST_FETCH_TIMEOUT = 10.0  # nothing cached yet: the kernel imports jupyter_layers.kernel once, and late beats none
@@ -37,12 +35,11 @@ class KernelContexts:
         reply = await evaluate_silently(kernel, {"ctx": remote.expression(focus, budget_ms)}, timeout)
         if reply is None:
             return self.cached.get(kernel_id)
-        result = reply["content"].get("user_expressions", {}).get("ctx", {})
-        if result.get("status") != "ok":
-            self.log.warning("jupyter_layers: kernel %s gave no context: %s", kernel_id, result.get("evalue"))
-            return self.cached.get(kernel_id)
-        self.cached[kernel_id] = json.loads(ast.literal_eval(result["data"]["text/plain"]))
-        return self.cached[kernel_id]
+        try:
+            self.cached[kernel_id] = rpc.json_value(reply, "ctx")
+        except rpc.KernelRequestError as error:  # logged; a completion goes on with the last context, or none
+            self.log.warning("jupyter_layers: kernel %s gave no context: %s", kernel_id, error)
+        return self.cached.get(kernel_id)
 
 
 async def evaluate_silently(kernel, expressions: dict[str, str], timeout: float) -> dict | None:
@@ -54,7 +51,7 @@ async def evaluate_silently(kernel, expressions: dict[str, str], timeout: float)
     client = kernel.client()
     client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
     try:
-        msg_id = client.execute("", silent=True, store_history=False, allow_stdin=False, user_expressions=expressions)
+        msg_id = client.execute(**rpc.silent_request(expressions))
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:

@@ -1,10 +1,12 @@
 """The WebSocket of one browser tab: every layer's requests, many at once, a superseded one cancelled.
 
-Messages in: ``{"type": "complete" | "rewrite" | "explore" | "escalate", "id", "stream", ...}`` (see
-``document.py`` for the notebook part) and ``{"type": "cancel", "stream"}``. ``stream`` names what a request
-belongs to (one editor, one cell, one sidebar panel): a new request on the same stream cancels the one before
-it, which closes its model stream. Every request ends with exactly one message that has ``"done": true`` or
-``"type": "error"`` (one line with a hint).
+The messages are protocol.py's (mirrored by labextension/src/protocol.ts). Each request is validated before
+anything runs: one that does not fit the protocol gets one error line naming what is wrong. A new request on
+the same ``stream`` (one editor, one cell, one sidebar panel) cancels the one before it, which closes its model
+stream; so does ``{"type": "cancel", "stream"}``; the cancelled request ends with ``cancelled``. Every request
+ends with exactly one last message (``done: true``, ``error`` or ``cancelled``), and nothing comes after it.
+A ``LayersError`` is the user's to fix and becomes its one line; anything else is a fault of ours: its
+traceback goes to the server's log, and the browser gets one line naming the request.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
+from pydantic import ValidationError
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
@@ -23,15 +26,39 @@ from .completion import complete
 from .edit import rewrite
 from .escalate import escalate
 from .explore import explore
+from .prompt import prompt
+from .protocol import (
+    MALFORMED_HINT,
+    CancelledReply,
+    CancelRequest,
+    ErrorReply,
+    ServerReply,
+    describe,
+    is_last,
+    parse_request,
+)
 
-OPERATIONS = {"complete": complete, "rewrite": rewrite, "explore": explore, "escalate": escalate}
-MALFORMED_HINT = "the browser and the server extension disagree: reload the page after upgrading jupyter_layers"
+OPERATIONS = {"complete": complete, "rewrite": rewrite, "explore": explore, "escalate": escalate, "prompt": prompt}
+
+
+class Replies:
+    """Sends one request's replies with its id, and nothing after its last (done, error or cancelled)."""
+
+    def __init__(self, socket: LayersSocket, request_id: str | None):
+        self.socket, self.request_id = socket, request_id
+        self.finished = False
+
+    def __call__(self, message: ServerReply) -> None:
+        if self.finished:
+            return  # e.g. a step a worker thread posted just before its request was cancelled
+        self.finished = is_last(message)
+        self.socket.send(message.model_copy(update={"id": self.request_id}))
 
 
 class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def initialize(self, state) -> None:
         self.state = state  # server-wide: settings, router, kernel contexts, usage, last explorations
-        self.tasks: dict[str, asyncio.Task] = {}
+        self.tasks: dict[str, asyncio.Task] = {}  # the running request of each stream
 
     @ws_authenticated
     async def get(self, *args, **kwargs):
@@ -45,50 +72,55 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     def on_message(self, raw: str) -> None:
         try:
-            message = json.loads(raw)
+            data = json.loads(raw)
         except json.JSONDecodeError as error:
-            return self.error(None, f"malformed request (not JSON: {error}); {MALFORMED_HINT}")
-        if not isinstance(message, dict):
-            return self.error(None, f"malformed request (not an object); {MALFORMED_HINT}")
-        stream = str(message.get("stream", "default"))
-        previous = self.tasks.pop(stream, None)
+            return Replies(self, None)(ErrorReply(message=f"malformed request (not JSON: {error}); {MALFORMED_HINT}"))
+        try:
+            request = parse_request(data)
+        except ValidationError as error:
+            request_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+            return Replies(self, request_id)(ErrorReply(message=describe(error)))
+        previous = self.tasks.pop(request.stream, None)
         if previous is not None:
-            previous.cancel()  # closes its model stream
-        if message.get("type") == "cancel":
+            previous.cancel()  # closes its model stream; it ends with `cancelled`
+        if isinstance(request, CancelRequest):
             return
-        operation = OPERATIONS.get(message.get("type"))
-        if operation is None:
-            return self.error(
-                message.get("id"), f"malformed request (unknown type {message.get('type')!r}); {MALFORMED_HINT}"
-            )
-        self.tasks[stream] = asyncio.ensure_future(self.run(operation, message))
+        replies = Replies(self, request.id)
+        task = asyncio.ensure_future(self.run(request, replies))
+        task.add_done_callback(lambda done: self.ended(request.stream, done, replies))
+        self.tasks[request.stream] = task
+
+    def ended(self, stream: str, task: asyncio.Task, replies: Replies) -> None:
+        if task.cancelled():  # also when it was cancelled before it began
+            replies(CancelledReply())
+        if self.tasks.get(stream) is task:
+            del self.tasks[stream]
 
     def on_close(self) -> None:
         for task in self.tasks.values():
             task.cancel()
         self.tasks.clear()
 
-    def send(self, payload: dict) -> None:
+    def send(self, message: ServerReply) -> None:
         try:
-            self.write_message(json.dumps(payload))
+            self.write_message(message.model_dump_json())
         except WebSocketClosedError:
             pass  # the tab went away; its tasks are being cancelled
 
-    def error(self, request_id, text: str) -> None:
-        self.send({"type": "error", "id": request_id, "message": text})
-
-    async def run(self, operation, message: dict) -> None:
-        request_id = message.get("id")
+    async def run(self, request, replies: Replies) -> None:
+        message = request.model_dump(exclude_none=True)  # the validated request, as the layers read it
         try:
-            await operation(self.state, message, lambda payload: self.send({"id": request_id, **payload}))
+            await OPERATIONS[request.type](self.state, message, replies)
         except LayersError as error:
-            self.error(request_id, str(error))
-        except (KeyError, TypeError, ValueError) as error:
-            self.log.warning("jupyter_layers: malformed %s request: %r", message.get("type"), error)
-            self.error(request_id, f"malformed request ({error!r}); {MALFORMED_HINT}")
-        except Exception as error:  # a bug of ours: the traceback goes to the server log, one line to the browser
-            self.log.exception("jupyter_layers: %s request failed", message.get("type"))
-            self.error(
-                request_id,
-                f"internal error: {type(error).__name__}: {error} (hint: the Jupyter server's log has the details)",
+            replies(ErrorReply(message=str(error)))
+        except Exception as error:  # a fault of ours: the traceback to the server's log, one line to the browser
+            self.log.exception("jupyter_layers: %s request %s failed", request.type, request.id)
+            first = (str(error).strip().splitlines() or [""])[0]
+            replies(
+                ErrorReply(
+                    message=f"internal error in {request.type} request {request.id}: {type(error).__name__}: {first}"
+                    " (hint: the Jupyter server's log has the traceback)"
+                )
             )
+        if not replies.finished:  # its model stream ended as cancelled without the task being cancelled
+            replies(CancelledReply())

@@ -9,57 +9,55 @@ and closes the model stream in flight, so the worker ends within a token.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 
-from ..models.events import Failure, Stop, TextDelta, ThinkingDelta, Usage
-from ..models.messages import Request
+from ..errors import LayersError
+from ..models.model_run import ModelRun
 from ..models.router import Route
 from ..usage import UsageLedger
+from .protocol import ServerReply, TextReply, ThinkingReply
 
 
-class SocketRun:
-    """``run(request) -> Stop | None`` for the engine, streaming to the browser; None once cancelled."""
+class SocketSink:
+    """A model call streamed to the browser: deltas as they come; a failure raised for the socket to report in
+    one line; a cancelled request is ended by the socket (``cancelled``)."""
 
-    def __init__(self, route: Route, send: Callable[[dict], None], ledger: UsageLedger, on_usage=None):
-        self.route, self.send, self.ledger, self.on_usage = route, send, ledger, on_usage
-        self.cancelled = threading.Event()
-        self.stream = None
-        self.lock = threading.Lock()
+    propagate_interrupt = False
 
-    def __call__(self, request: Request) -> Stop | None:
-        with self.lock:
-            if self.cancelled.is_set():
-                return None
-            self.stream = self.route.provider.stream(request)
-        for event in self.stream:
-            if isinstance(event, TextDelta):
-                self.post({"type": "text", "text": event.text})
-            elif isinstance(event, ThinkingDelta):
-                self.post({"type": "thinking", "text": event.text})
-            elif isinstance(event, Usage):
-                self.ledger.record(self.route.layer, self.route.model, event)
-                if self.on_usage:
-                    self.on_usage(event)
-            elif isinstance(event, Failure):
-                raise event.error
-            elif isinstance(event, Stop):
-                return None if event.reason == "cancelled" else event
+    def __init__(self, post: Callable[[ServerReply], None]):
+        self.post = post
+
+    def text(self, delta: str, so_far: str) -> None:
+        self.post(TextReply(text=delta))
+
+    def thinking(self, delta: str, so_far: str) -> None:
+        self.post(ThinkingReply(text=delta))
+
+    def failed(self, error: LayersError, text: str) -> None:
+        raise error
+
+    def cancelled(self, text: str, interrupted: bool) -> None:
         return None
 
-    def post(self, payload: dict) -> None:
+    def finished(self, text: str) -> None:
+        return None
+
+
+class SocketRun(ModelRun):
+    """``run(request) -> Stop | None`` for the engine in a worker thread, streaming to the browser; ``post``
+    sends the layer's own messages (steps, notices) the same way, and nothing once the request is cancelled."""
+
+    def __init__(self, route: Route, send: Callable[[ServerReply], None], ledger: UsageLedger, on_usage=None):
+        self.send = send
+        super().__init__(route, SocketSink(self.post), ledger, on_usage)
+
+    def post(self, payload: ServerReply) -> None:
         """Send to the browser from the worker thread, unless the request was cancelled (its panel moved on)."""
-        if not self.cancelled.is_set():
+        if not self.stopped.is_set():
             self.send(payload)
 
-    def cancel(self) -> None:
-        with self.lock:
-            self.cancelled.set()
-            if self.stream is not None:
-                self.stream.cancel()
 
-
-def thread_sender(send: Callable[[dict], None]) -> Callable[[dict], None]:
+def thread_sender(send: Callable[[ServerReply], None]) -> Callable[[ServerReply], None]:
     """``send`` made safe to call from a worker thread: the message is written by the loop's thread."""
     loop = asyncio.get_running_loop()
     return lambda payload: loop.call_soon_threadsafe(send, payload)

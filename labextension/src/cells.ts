@@ -11,21 +11,14 @@ import type * as nbformat from '@jupyterlab/nbformat';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
+import { ICell } from './protocol';
+
 export const SCRATCH_TAG = 'jupyter-layers-scratch';
 const OUTPUT_CHARS = 2000;
 
-export interface ICellPayload {
-  id?: string;
-  cell_type: string;
-  source: string;
-  outputs?: nbformat.IOutput[];
-  execution_count?: number | null;
-  metadata?: Record<string, any>;
-}
-
 /** The cells of a notebook, console or file editor, the active cell's index, and the kernel and path. */
 export interface IDocumentPayload {
-  cells: ICellPayload[];
+  cells: ICell[];
   cell: number;
   kernel_id?: string;
   path: string;
@@ -56,10 +49,10 @@ export function textOutputs(outputs: nbformat.IOutput[]): nbformat.IOutput[] {
   return kept;
 }
 
-function cellPayload(cell: nbformat.ICell): ICellPayload {
-  const payload: ICellPayload = {
+function cellPayload(cell: nbformat.ICell): ICell {
+  const payload: ICell = {
     id: cell.id as string | undefined,
-    cell_type: cell.cell_type,
+    cell_type: cell.cell_type as ICell['cell_type'],
     source: joined(cell.source),
     metadata: { tags: (cell.metadata?.tags as string[] | undefined) ?? [] }
   };

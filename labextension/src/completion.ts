@@ -3,8 +3,8 @@
  *
  * `fetch` answers at once with an empty, incomplete item, so the completer's fetch timeout never cuts a slow
  * model; the text then arrives through `stream` as cumulative insertText (what the reconciliator expects). A new
- * request from the same editor supersedes the previous one: the server closes its model stream and the old
- * generator ends.
+ * request from the same editor supersedes the previous one: the server closes its model stream, the old request
+ * ends with `cancelled`, and the old generator ends.
  */
 import {
   CompletionHandler,
@@ -17,12 +17,13 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { PromiseDelegate } from '@lumino/coreutils';
 
 import { documentPayload } from './cells';
-import { IServerMessage, LayersConnection } from './connection';
+import { LayersConnection } from './connection';
+import { isLast, ServerMessage } from './protocol';
 
 export const PROVIDER_ID = 'jupyter-layers';
 
 interface IPending {
-  messages: IServerMessage[];
+  messages: ServerMessage[];
   wake: PromiseDelegate<void>;
   finished: boolean;
 }
@@ -83,8 +84,11 @@ export class LayersCompletionProvider implements IInlineCompletionProvider {
       },
       message => {
         pending.messages.push(message);
-        pending.finished = Boolean(message.done) || message.type === 'error';
+        pending.finished = isLast(message);
         pending.wake.resolve();
+        if (message.type === 'cancelled') {
+          this._pending.delete(token); // superseded: its generator, if one runs, ends on `finished`
+        }
       }
     );
     return { items: [{ insertText: '', isIncomplete: true, token }] };
@@ -102,11 +106,13 @@ export class LayersCompletionProvider implements IInlineCompletionProvider {
         pending.wake = new PromiseDelegate<void>();
         for (const message of pending.messages.splice(0)) {
           if (message.type === 'error') {
-            yield { response: { insertText: text, error: { message: message.message ?? 'completion failed' } } };
+            yield { response: { insertText: text, error: { message: message.message } } };
             return;
           }
-          text = message.text;
-          yield { response: { insertText: text, isIncomplete: !message.done } };
+          if (message.type === 'stream') {
+            text = message.text;
+            yield { response: { insertText: text, isIncomplete: !message.done } };
+          }
         }
         if (pending.finished) {
           return;

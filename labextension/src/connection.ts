@@ -3,20 +3,16 @@
  *
  * Each request carries an `id` and a `stream` (one per editor, panel or cell); a new request on the same stream
  * supersedes the old one on the server, which closes its model stream. Replies are routed back by `id` to the
- * request's handler until a message with `done` or an `error` arrives.
+ * request's handler until its last message (`isLast`: done, error or cancelled), which frees the handler: a
+ * superseded or stopped request ends with `cancelled`, so no handler is left behind (protocol.ts).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-export interface IServerMessage {
-  type: string;
-  id: string;
-  done?: boolean;
-  message?: string;
-  [key: string]: any;
-}
+import { ICancelRequest, RequestPayload } from './protocol';
+import { MessageHandler, ReplyRouter } from './replies';
 
-export type MessageHandler = (message: IServerMessage) => void;
+export type { MessageHandler } from './replies';
 
 const RECONNECT_DELAY_MS = 1000;
 
@@ -25,24 +21,27 @@ export class LayersConnection {
     this._settings = settings;
   }
 
-  /** Send a request; `onMessage` sees every reply to it, the last one has `done` or is an `error`. */
-  async request(payload: Record<string, any>, onMessage: MessageHandler): Promise<string> {
-    const id = payload.id ?? `r${++this._counter}-${Date.now().toString(36)}`;
-    this._handlers.set(id, onMessage);
-    const socket = await this._open();
+  /** Send a request; `onMessage` sees every reply to it, the last one `isLast`. Resolves to the request's id. */
+  async request(payload: RequestPayload, onMessage: MessageHandler): Promise<string> {
+    const id = `r${++this._counter}-${Date.now().toString(36)}`;
+    this._replies.add(id, onMessage);
+    let socket: WebSocket;
+    try {
+      socket = await this._open();
+    } catch (error) {
+      this._replies.delete(id);
+      onMessage({ type: 'error', id, message: (error as Error).message });
+      return id;
+    }
     socket.send(JSON.stringify({ ...payload, id }));
     return id;
   }
 
-  /** Stop whatever runs on `stream` (its model call is closed on the server). */
+  /** Stop whatever runs on `stream`: its model call is closed on the server, and it ends with `cancelled`. */
   async cancel(stream: string): Promise<void> {
     const socket = await this._open();
-    socket.send(JSON.stringify({ type: 'cancel', stream }));
-  }
-
-  /** Forget a request's handler (its replies, if any still come, are dropped). */
-  forget(id: string): void {
-    this._handlers.delete(id);
+    const cancel: ICancelRequest = { type: 'cancel', stream };
+    socket.send(JSON.stringify(cancel));
   }
 
   dispose(): void {
@@ -61,15 +60,12 @@ export class LayersConnection {
       socket.onopen = () => resolve(socket);
       socket.onerror = () => reject(new Error('cannot reach the jupyter_layers server extension'));
     });
-    socket.onmessage = event => this._dispatch(JSON.parse(event.data));
+    socket.onmessage = event => this._replies.dispatch(event.data);
     socket.onclose = () => {
       this._opening = null;
       this._socket = null;
       // Requests in flight will never finish: tell their handlers once, so no panel waits forever.
-      for (const [id, handler] of this._handlers) {
-        handler({ type: 'error', id, message: 'the connection to the Jupyter server was lost; try again' });
-      }
-      this._handlers.clear();
+      this._replies.failAll('the connection to the Jupyter server was lost; try again');
       if (!this._disposed) {
         setTimeout(() => void this._open().catch(() => undefined), RECONNECT_DELAY_MS);
       }
@@ -81,21 +77,10 @@ export class LayersConnection {
     return this._opening;
   }
 
-  private _dispatch(message: IServerMessage): void {
-    const handler = this._handlers.get(message.id);
-    if (!handler) {
-      return;
-    }
-    if (message.done || message.type === 'error') {
-      this._handlers.delete(message.id);
-    }
-    handler(message);
-  }
-
   private _settings: ServerConnection.ISettings;
   private _socket: WebSocket | null = null;
   private _opening: Promise<WebSocket> | null = null;
-  private _handlers = new Map<string, MessageHandler>();
+  private _replies = new ReplyRouter();
   private _counter = 0;
   private _disposed = false;
 }

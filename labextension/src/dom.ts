@@ -1,4 +1,5 @@
 /** Tiny DOM builders: the sidebar and review bar are a few buttons and lists, not worth a framework. */
+import { diffLines } from './fixes';
 
 export function element<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -27,20 +28,13 @@ export function button(label: string, onClick: () => void, className = ''): HTML
 
 /** A unified diff as coloured lines (for the escalation fixes). */
 export function diffView(diff: string): HTMLElement {
-  const lines = diff.split('\n').filter(line => line && !line.startsWith('---') && !line.startsWith('+++'));
   return element(
     'pre',
     { className: 'jp-layers-diff' },
-    lines.map(line =>
+    diffLines(diff).map(line =>
       element('div', {
-        className: line.startsWith('+')
-          ? 'jp-layers-diff-add'
-          : line.startsWith('-')
-            ? 'jp-layers-diff-del'
-            : line.startsWith('@@')
-              ? 'jp-layers-diff-hunk'
-              : '',
-        textContent: line
+        className: line.kind === 'context' ? '' : `jp-layers-diff-${line.kind}`,
+        textContent: line.text
       })
     )
   );

@@ -24,7 +24,7 @@ export function editSelection(panel: NotebookPanel, connection: LayersConnection
   }
   const view = (cell.editor as CodeMirrorEditor).editor;
   const { from, to } = view.state.selection.main;
-  const selection = from === to ? null : [from, to];
+  const selection: [number, number] | null = from === to ? null : [from, to];
   const input = element('input', {
     className: 'jp-layers-instruction-input',
     placeholder: selection ? 'Change the selection how? (Enter to send, Esc to cancel)' : 'Change this cell how?'
@@ -42,8 +42,7 @@ export function editSelection(panel: NotebookPanel, connection: LayersConnection
     event.stopPropagation(); // keep notebook shortcuts out of the box
     if (event.key === 'Escape') {
       if (requestId) {
-        void connection.cancel(stream);
-        connection.forget(requestId);
+        void connection.cancel(stream); // the request ends with `cancelled`, which frees its handler
       }
       close();
     } else if (event.key === 'Enter' && input.value.trim() && !requestId) {
@@ -60,7 +59,7 @@ export function editSelection(panel: NotebookPanel, connection: LayersConnection
       if (message.type === 'text') {
         preview.textContent += message.text;
       } else if (message.type === 'error') {
-        showError(box, status, message.message ?? 'the edit failed', close);
+        showError(box, status, message.message, close);
       } else if (message.type === 'rewrite') {
         if (message.source === cell.model.sharedModel.getSource()) {
           status.textContent = 'the model proposed no change';

@@ -2,17 +2,39 @@
  * Layer 4 in the sidebar: the whole picture to the reasoning model, its answer streamed, its fixes as diffs.
  *
  * The server adds the kernel state, the last error and what the last exploration of this notebook found.
- * Thinking streams into a collapsed summary, the answer below it. Each `<fix cell="N">` becomes a diff with an
- * Apply button that changes that cell only (found by its id, so cells inserted meanwhile do not matter).
+ * Thinking streams into a collapsed summary, the answer below it. The server parses the fixes and sends each
+ * as a diff (protocol.ts `IFix`) with an Apply button that changes that cell only (found by its id, so cells
+ * inserted meanwhile do not matter). Each notebook has its own view (questionPanel.ts).
  */
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
-import { applySource, ICellPayload, IDocumentPayload } from './cells';
-import { IServerMessage, LayersConnection } from './connection';
+import { applySource, IDocumentPayload } from './cells';
+import { LayersConnection } from './connection';
 import { button, diffView, element } from './dom';
-import { QuestionPanel } from './questionPanel';
+import { fixCellId, fixProvenance } from './fixes';
+import { ICell, IDoneReply, IEscalateProvenance, IFix, ServerMessage } from './protocol';
+import { QuestionPanel, RunView } from './questionPanel';
 
-export class EscalatePanel extends QuestionPanel {
+/** One notebook's escalation: thinking, answer, fixes, and the cells as sent (fixes name cells by index). */
+class EscalateView extends RunView {
+  constructor(panel: NotebookPanel, stream: string) {
+    super(panel, stream);
+    this.thinking.hidden = true;
+    this.node.append(this.thinking, this.answer, this.fixes);
+  }
+
+  readonly thinkingText = element('div', { className: 'jp-layers-thinking-text' });
+  readonly thinkingSummary = element('summary', { textContent: 'Thinking' });
+  readonly thinking = element('details', { className: 'jp-layers-thinking' }, [
+    this.thinkingSummary,
+    this.thinkingText
+  ]);
+  readonly answer = element('div', { className: 'jp-layers-answer' });
+  readonly fixes = element('div', { className: 'jp-layers-fixes' });
+  cells: ICell[] = [];
+}
+
+export class EscalatePanel extends QuestionPanel<EscalateView> {
   constructor(tracker: INotebookTracker, connection: LayersConnection, onFinished: () => void) {
     super(
       {
@@ -24,59 +46,50 @@ export class EscalatePanel extends QuestionPanel {
       connection,
       onFinished
     );
-    this._thinkingText = element('div', { className: 'jp-layers-thinking-text' });
-    this._thinkingSummary = element('summary', { textContent: 'Thinking' });
-    this._thinking = element('details', { className: 'jp-layers-thinking' }, [
-      this._thinkingSummary,
-      this._thinkingText
-    ]);
-    this._answer = element('div', { className: 'jp-layers-answer' });
-    this._fixes = element('div', { className: 'jp-layers-fixes' });
-    this._thinking.hidden = true;
-    this.node.append(this._thinking, this._answer, this._fixes);
   }
 
-  protected prepare(panel: NotebookPanel, document: IDocumentPayload): string {
-    this._cells = document.cells; // fixes name cells by their index in what was sent
-    this._thinkingText.textContent = '';
-    this._thinking.hidden = true;
-    this._answer.textContent = '';
-    this._fixes.replaceChildren();
+  protected createView(panel: NotebookPanel, stream: string): EscalateView {
+    return new EscalateView(panel, stream);
+  }
+
+  protected prepare(view: EscalateView, document: IDocumentPayload): string {
+    view.cells = document.cells;
+    view.thinkingText.textContent = '';
+    view.thinking.hidden = true;
+    view.answer.textContent = '';
+    view.fixes.replaceChildren();
     return 'asking the reasoning model…';
   }
 
-  protected receive(panel: NotebookPanel, message: IServerMessage): void {
+  protected receive(view: EscalateView, message: ServerMessage): void {
     if (message.type === 'thinking') {
-      this._thinking.hidden = false;
-      this._thinkingText.textContent += message.text;
-      this._thinkingSummary.textContent = `Thinking (${this._thinkingText.textContent!.length.toLocaleString()} characters)`;
+      view.thinking.hidden = false;
+      view.thinkingText.textContent += message.text;
+      view.thinkingSummary.textContent = `Thinking (${view.thinkingText.textContent!.length.toLocaleString()} characters)`;
     } else if (message.type === 'text') {
-      this._answer.textContent += message.text;
+      view.answer.textContent += message.text;
     } else if (message.type === 'fixes') {
-      // The fixes are shown as diffs below; in the answer a pointer to them reads better than the raw blocks.
-      this._answer.textContent = this._answer.textContent!.replace(
-        /<fix cell="(\d+)">[\s\S]*?<\/fix>/g,
-        '[fix for cell $1: see below]'
-      );
+      view.answer.textContent = message.answer; // the fix blocks are pointers to the diffs below
       for (const fix of message.fixes) {
-        this._fixes.append(this._fixCard(fix, this._cells[fix.cell]?.id, message.provenance));
+        view.fixes.append(this._fixCard(view, fix, message.provenance));
       }
-    }
-    if (message.done) {
-      this.running(false, message.cost ? `estimated cost ${message.cost}` : '');
     }
   }
 
-  private _fixCard(fix: IServerMessage, cellId: string | undefined, provenance: Record<string, any>): HTMLElement {
+  protected finished(view: EscalateView, message: IDoneReply): string {
+    return message.cost ? `estimated cost ${message.cost}` : '';
+  }
+
+  private _fixCard(view: EscalateView, fix: IFix, provenance: IEscalateProvenance): HTMLElement {
+    const cellId = fixCellId(fix, view.cells);
     const apply = button(
       'Apply to cell',
       () => {
-        const panel = this.tracker.currentWidget;
-        if (panel && cellId && applySource(panel, cellId, fix.after, { ...provenance, cell: fix.cell })) {
+        if (cellId && applySource(view.panel, cellId, fix.after, fixProvenance(provenance, fix))) {
           apply.disabled = true;
           apply.textContent = 'Applied';
         } else {
-          this.showError(`cell ${fix.cell} is no longer in the notebook`);
+          this.showError(view, `cell ${fix.cell} is no longer in the notebook`);
         }
       },
       'jp-layers-apply-fix'
@@ -90,11 +103,4 @@ export class EscalatePanel extends QuestionPanel {
       apply
     ]);
   }
-
-  private _cells: ICellPayload[] = [];
-  private _thinking: HTMLDetailsElement;
-  private _thinkingSummary: HTMLElement;
-  private _thinkingText: HTMLElement;
-  private _answer: HTMLElement;
-  private _fixes: HTMLElement;
 }

@@ -15,6 +15,7 @@ import pytest
 from tests.browser.lab import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    KERNEL_IDLE_JS,
     JupyterServer,
     cells,
     chromium_available,
@@ -356,8 +357,49 @@ def test_sidebar_errors_are_one_line_with_a_hint(page, lab, models):
     page.locator(".jp-layers-escalate-start").click()
     error = page.locator("#jupyter-layers-escalate .jp-layers-error")
     error.wait_for(state="visible")
-    assert error.inner_text() == (
-        "nothing to escalate: the notebook shows no error; ask a question (hint: type a question in the Escalate box)"
-    )
+    text = error.inner_text()  # the engine's words, one line with a hint
+    assert text.startswith("nothing to escalate: ") and "(hint: " in text and "\n" not in text
     assert page.locator(".jp-layers-escalate-start").is_enabled()  # ready for the next try
     assert not [r for r in models.fake.requests if r.path == "/v1/messages"]  # nothing was sent
+
+
+def test_the_explore_tab_keeps_a_run_per_notebook_and_one_run_at_a_time(page, lab, models):
+    first = notebook(lab, "explore-a.ipynb", [("code", PLANTED_BUG)])
+    second = notebook(lab, "explore-b.ipynb", [("code", "x = 1")])
+    open_notebook(page, lab, first)
+    run_all(page)
+    models.add(
+        "claude-sonnet-5-5",
+        Turn([Text("Count the rows."), ToolUse("run_cell", {"code": "print(len(report))"})]),
+        Turn([ToolUse("finish", {"answer": "report has 7 rows", "evidence": ["step 1: 7"], "fix": ""})]),
+    )
+    run_command(page, "jupyter-layers:open-sidebar")
+    question = page.locator("#jupyter-layers-explore .jp-layers-question")
+    question.fill("how many rows?")
+    question.press("Control+Enter")
+    question.press("Control+Enter")  # while the first run is going: starts nothing
+    findings = page.locator("#jupyter-layers-explore .jp-layers-findings .jp-layers-card")
+    findings.wait_for(state="visible", timeout=60_000)
+    explore_calls = [r for r in models.fake.requests if r.body and r.body.get("model") == "claude-sonnet-5-5"]
+    assert len(explore_calls) == 2  # one run: its two turns
+    assert len([c for c in cells(page) if "jupyter-layers-scratch" in c["metadata"].get("tags", [])]) == 1
+
+    run_command(page, "docmanager:open", {"path": second})  # the other notebook: its own, empty view
+    page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget?.context?.path === '{second}'")
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+    assert findings.count() == 0 and page.locator("#jupyter-layers-explore .jp-layers-step").count() == 0
+    models.add("claude-sonnet-5-5", Turn([Text("thinking " * 300)], chunk_chars=4, token_delay=0.02))
+    page.locator(".jp-layers-explore-start").click()
+    page.locator("#jupyter-layers-explore .jp-layers-narration").filter(has_text="thinking").wait_for()
+    page.locator(".jp-layers-explore-stop").click()  # the server confirms with `cancelled`
+    status = page.locator("#jupyter-layers-explore .jp-layers-status-line")
+    page.wait_for_function(
+        "() => document.querySelector('#jupyter-layers-explore .jp-layers-run .jp-layers-status-line')"
+        "?.textContent === 'stopped'"
+    )
+    assert page.locator(".jp-layers-explore-start").is_enabled()
+
+    run_command(page, "docmanager:open", {"path": first})  # back: the first notebook's findings are still there
+    page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget?.context?.path === '{first}'")
+    findings.wait_for(state="visible")
+    assert "report has 7 rows" in findings.inner_text() and status.first.inner_text() == "1 scratch cell run"

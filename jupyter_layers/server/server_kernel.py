@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from ..errors import LayersError
-from ..kernel.remote import expression_value
+from ..kernel import rpc
 from .kernel_context import evaluate_silently
 
 REQUEST_TIMEOUT = 60.0
@@ -32,4 +32,4 @@ class ServerKernel:
         reply = asyncio.run_coroutine_threadsafe(request, self.loop).result()
         if reply is None:
             raise KernelTimeout(f"the kernel did not answer within {timeout:.0f} s")
-        return expression_value(reply)
+        return rpc.value(reply, "value")

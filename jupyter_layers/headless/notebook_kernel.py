@@ -4,27 +4,27 @@ nbclient is async; the agent and the model streams are sync. The session therefo
 and runs each kernel request to completion on it (``run_until_complete``), on the caller's thread. Model streams
 iterate on their own background loop (``models/stream.py``), so the two never share a loop. Everything the CLI
 asks of the kernel goes through silent ``user_expressions`` requests (no output, no history, no execution
-count), the same channel the server uses: ``kernel/remote.py`` for the context, ``sandbox/remote.py`` for the
-exploration sandbox. Leaving the session shuts the kernel down, at once after Ctrl-C.
+count), the same channel the server uses, built and decoded by ``kernel/rpc.py``: ``kernel/remote.py`` for the
+context, ``sandbox/remote.py`` for the exploration sandbox. Every subcommand that needs a kernel (``prompt
+--execute``, ``explore``, ``escalate``) uses this one. Leaving it shuts the kernel down, at once after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 import nbformat
 from nbclient import NotebookClient
 
 from ..context.notebook import is_scratch
 from ..explore.notebook_workspace import NotebookWorkspace
-from ..kernel import remote as kernel_remote
+from ..kernel import remote, rpc
 
 REQUEST_TIMEOUT = 60.0  # seconds for a context or variable request
 
 
-class KernelSession:
-    """``with KernelSession(nb, folder) as kernel: kernel.execute_upto(n); kernel.context(focus)``."""
+class NotebookKernel:
+    """``with NotebookKernel(nb, folder) as kernel: kernel.execute_upto(n); kernel.context(focus)``."""
 
     def __init__(self, nb: nbformat.NotebookNode, folder: str, cell_timeout: float = 600.0):
         self.nb = nb
@@ -37,7 +37,7 @@ class KernelSession:
             resources={"metadata": {"path": folder}},
         )
 
-    def __enter__(self) -> KernelSession:
+    def __enter__(self) -> NotebookKernel:
         # Not nbclient's async_setup_kernel: it installs a SIGINT handler that would swallow Ctrl-C.
         self.client.km = self.client.create_kernel_manager()
         try:
@@ -77,23 +77,20 @@ class KernelSession:
                 last = index
         return last
 
-    def evaluate(self, expression: str, timeout: float = REQUEST_TIMEOUT) -> str:
-        """The str an expression returns in the kernel, through a silent user_expressions request."""
-        reply = self._wait(
-            self.client.kc.execute_interactive(
-                "",
-                silent=True,
-                store_history=False,
-                user_expressions={"value": expression},
-                timeout=timeout,
-                output_hook=lambda message: None,
-            )
+    def _ask(self, expression: str, timeout: float = REQUEST_TIMEOUT) -> dict:
+        """The execute_reply to one silent user_expressions request (the expression under the name "value")."""
+        request = rpc.silent_request({"value": expression})
+        return self._wait(
+            self.client.kc.execute_interactive(**request, timeout=timeout, output_hook=lambda message: None)
         )
-        return kernel_remote.expression_value(reply)
+
+    def evaluate(self, expression: str, timeout: float = REQUEST_TIMEOUT) -> str:
+        """The str an expression returns in the kernel."""
+        return rpc.value(self._ask(expression, timeout), "value")
 
     def context(self, focus: tuple[str, ...] = (), budget_ms: float | None = None) -> dict:
-        """The kernel context (snapshot and last error), as ``execute_upto`` in headless/situation.py fetches it."""
-        return json.loads(self.evaluate(kernel_remote.expression(focus, budget_ms)))
+        """The kernel context (snapshot and last error) that the layers' prompts read."""
+        return rpc.json_value(self._ask(remote.expression(focus, budget_ms)), "value")
 
     def workspace(self, exploration_id: str, live: bool = False) -> NotebookWorkspace:
         return NotebookWorkspace(self, self.nb, exploration_id, live)
