@@ -15,14 +15,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Protocol
 
 from ..config import JupyterLayers
 from ..context.budget import estimate_tokens
 from ..context.notebook import saved_last_error
 from ..context.situation import Situation, as_new_cell
 from ..errors import LayersError
-from ..explore.agent import Limits, with_cache_mark
+from ..explore.agent import Exploration, Limits, with_cache_mark
 from ..models.messages import Message, Request
 from ..models.router import Route
 from ..prompts import build_request
@@ -58,14 +57,6 @@ class NothingToExplore(LayersError):
 
 class NothingToEscalate(LayersError):
     hint = "for example: why is revenue negative?"
-
-
-class ExplorationRecord(Protocol):
-    """What escalation uses of an exploration (``explore.agent.Exploration``)."""
-
-    question: str
-
-    def transcript(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -138,15 +129,14 @@ def explore(
     return Prepared("explore", route, first_turn, situation, question, limits)
 
 
-def escalation_question(situation: Situation, exploration: object | None) -> str:
+def escalation_question(situation: Situation, exploration: Exploration | None) -> str:
     """The question typed, else the last error's, else an exploration's that stopped without findings."""
     question = situation.instruction.strip()
     if question:
         return question
     if situation.last_error is not None:
         return ESCALATE_ERROR_QUESTION
-    findings = getattr(exploration, "findings", None)
-    if findings is not None and not findings.complete:
+    if exploration is not None and exploration.findings is not None and not exploration.findings.complete:
         return exploration.question
     raise NothingToEscalate("nothing to escalate: no error and no open exploration; ask a question")
 
@@ -156,7 +146,7 @@ def escalate(
     situation: Situation,
     config: JupyterLayers,
     *,
-    exploration: ExplorationRecord | None = None,
+    exploration: Exploration | None = None,
     attempts: tuple[str, ...] = (),
     conversation: Request | None = None,
 ) -> Prepared:
