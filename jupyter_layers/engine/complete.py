@@ -1,12 +1,26 @@
-"""Layer 1, independent of surfaces: the request for a continuation, and cleaning what the model returns.
+"""Layer 1, independent of surfaces: where a continuation ends, and cleaning what the model returns.
 
 Chat models asked to continue code often wrap the answer in a markdown fence or repeat the code before the
-cursor; both must go before the text is shown as ghost text or appended to a cell.
+cursor; both must go before the text is shown as ghost text or appended to a cell. Models that continue text
+(the ``fim`` and ``continue`` formats) do neither, but never stop by themselves: ghost text ends with the line
+(or with the block a line ending in ``:`` opens), ``%%complete`` with the statement.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from typing import Literal
+
+from ..context.script import heal_space_answer
+
+Extent = Literal["line", "statement"]  # ghost text in an editor / %%complete
+
+LINE_STOPS = ("\n",)
+LINE_TOKENS = 48  # a line of code; a small model that loops inside one line is stopped here
+BLOCK_TOKENS = 160
+BLOCK_STOPS = ("\n\n", "\n# %%")
+STATEMENT_STOPS = ("\n\n\n", "\n# %%")
 
 FENCE = re.compile(r"^\s*```[\w+-]*[ \t]*\n?|\n?```\s*$")
 
@@ -42,3 +56,60 @@ def drop_echo(before: str, text: str) -> str:
 def clean_completion(before: str, text: str) -> str:
     """What to insert at the cursor, from a model's raw answer."""
     return drop_echo(before, strip_fences(text)).rstrip()
+
+
+def stops(before: str, extent: Extent) -> tuple[str, ...]:
+    """The stop strings of a text-continuing model's request for a cursor after ``before``."""
+    if extent == "statement" or before.rsplit("\n", 1)[-1].rstrip().endswith(":"):
+        return STATEMENT_STOPS if extent == "statement" else BLOCK_STOPS
+    return LINE_STOPS
+
+
+def answer_tokens(stop: tuple[str, ...], max_tokens: int) -> int:
+    """The longest answer a continuation that ends at ``stop`` may take."""
+    if stop == LINE_STOPS:
+        return min(max_tokens, LINE_TOKENS)
+    if stop == BLOCK_STOPS:
+        return min(max_tokens, BLOCK_TOKENS)
+    return max_tokens
+
+
+def indentation(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def statement_end(before: str, text: str) -> str:
+    """``text`` up to the end of the statement the cursor is in: the first line end after which the cell
+    parses and the next line is no deeper than the cursor's line (a block that goes on is kept whole)."""
+    cursor_line = before.rsplit("\n", 1)[-1]
+    level = indentation(cursor_line) if cursor_line.strip() else len(cursor_line)
+    lines = text.split("\n")
+    for end in range(1, len(lines)):
+        following = lines[end]
+        if following.strip() and indentation(following) > level:
+            continue
+        head = "\n".join(lines[:end])
+        if head.strip() and _parses(before + head):
+            return head
+    return text
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def clean_continuation(before: str, text: str, extent: Extent) -> str:
+    """What to insert at the cursor from a text-continuing model's answer (``fim`` and ``continue``)."""
+    text = heal_space_answer(before, text).rstrip()
+    return statement_end(before, text) if extent == "statement" else text
+
+
+def clean_answer(before: str, text: str, prompt_format: str, extent: Extent) -> str:
+    """What to insert at the cursor, whatever the route's prompt format."""
+    if prompt_format == "chat":
+        return clean_completion(before, text)
+    return clean_continuation(before, text, extent)

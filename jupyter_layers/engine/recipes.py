@@ -24,7 +24,8 @@ from ..errors import LayersError
 from ..explore.agent import Exploration, Limits, with_cache_mark
 from ..models.messages import Message, Request
 from ..models.router import Route
-from ..prompts import build_request
+from ..prompts import build_request, complete_script
+from .complete import Extent, answer_tokens, stops
 
 EXPLORE_ERROR_QUESTION = "Why did the last error happen?"  # what exploring without a question asks
 ESCALATE_ERROR_QUESTION = "Why does the last error happen, and how do I fix it?"  # what escalating one asks
@@ -99,8 +100,17 @@ def _prepared_request(layer: str, route: Route, situation: Situation, config: Ju
     return route.prepare(build_request(layer, situation, route.prompt_budget(config.layer_budget(layer))))
 
 
-def complete(route: Route, situation: Situation, config: JupyterLayers) -> Prepared:
-    return Prepared("complete", route, _prepared_request("complete", route, situation, config), situation)
+def complete(route: Route, situation: Situation, config: JupyterLayers, *, extent: Extent = "line") -> Prepared:
+    """Ghost text (``line``) or ``%%complete`` (``statement``), in the route's prompt format: a chat prompt, or
+    the notebook as a script that a text-continuing model goes on from (docs/completion.md)."""
+    if route.prompt_format == "chat":
+        return Prepared("complete", route, _prepared_request("complete", route, situation, config), situation)
+    budget = route.prompt_budget(config.layer_budget("complete"))
+    request = complete_script.build(situation, budget, fill_in_the_middle=route.prompt_format == "fim")
+    cursor = situation.cursor
+    stop = stops(cursor.source[: cursor.position], extent)
+    request = dataclasses.replace(request, stop=stop, max_tokens=answer_tokens(stop, route.max_tokens))
+    return Prepared("complete", route, route.prepare(request), situation)
 
 
 def edit(route: Route, situation: Situation, config: JupyterLayers) -> Prepared:

@@ -8,7 +8,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..engine import recipes
-from ..engine.complete import clean_completion
+from ..engine.complete import clean_answer
 from .kernel_situation import layer_situation
 from .live import LiveOutput, code_block
 from .session import KernelSession, report_errors
@@ -38,21 +38,23 @@ class CompleteMagics(Magics):
         before = cell.removesuffix("\n")  # IPython appends a newline to a cell magic's body
         route = self.session.route("complete", args.model)
         situation = layer_situation(self.shell, "complete", before)
-        request = recipes.complete(route, situation, self.session.settings).request
+        request = recipes.complete(route, situation, self.session.settings, extent="statement").request
         if args.max_tokens:
             request = dataclasses.replace(request, max_tokens=args.max_tokens)
         if args.n > 1:
             request = dataclasses.replace(request, temperature=ALTERNATIVE_TEMPERATURE)
+
+        def cleaned(text: str) -> str:
+            return clean_answer(before, text, route.prompt_format, "statement")
+
         completed = []
         for number in range(1, args.n + 1):
             label = f"alternative {number} of {args.n}, " if args.n > 1 else ""
             live = LiveOutput(self.shell, f"{label}{route.label} is completing")
-            stop = self.session.run(
-                "%%complete", route, request, live, lambda text: code_block(before + clean_completion(before, text))
-            )
+            stop = self.session.run("%%complete", route, request, live, lambda text: code_block(before + cleaned(text)))
             if stop is None:
                 return
-            whole = before + clean_completion(before, stop.message.text)
+            whole = before + cleaned(stop.message.text)
             live.finish(code_block(whole), {"jupyter_layers": {"layer": "complete", "model": route.label}})
             completed.append(whole)
         self.shell.set_next_input(completed[0], replace=False)

@@ -71,6 +71,8 @@ class LayersMagics(Magics):
         layer = words[0]
         situation = layer_situation(self.shell, layer, source, instruction=" ".join(words[1:]))
         history = escalation_history(self.session) if layer == "escalate" else {}
+        if layer == "complete":
+            history = {"extent": "statement"}  # as %%complete asks
         described = describe(plan(layer, situation, self.session.settings, self.session.router, **history))
         print(json.dumps(described, indent=1, ensure_ascii=False) if as_json else as_text(described))
 

@@ -41,7 +41,7 @@ from prompt_toolkit.document import Document
 
 from ..context.situation import Situation
 from ..engine import recipes
-from ..engine.complete import clean_completion
+from ..engine.complete import clean_answer
 from ..errors import LayersError
 from ..models.stream import Reply, background_loop
 from .kernel_situation import kernel_situation
@@ -126,22 +126,24 @@ class KernelSuggest(AutoSuggest):
         # The snapshot runs here, on the prompt's thread, which is also the thread of user code.
         situation = prompt_situation(self.shell, document)
         try:
-            reply = await self.ask(situation)
+            prompt_format, reply = await self.ask(situation)
         except LayersError as error:  # documented: silent in the prompt, history suggestions go on
             log.debug("no model suggestion in the terminal: %s", error)
             return
         self.session.ledger.record("complete", reply.model, reply.usage)
-        text = suggestion_line(clean_completion(document.text_before_cursor, reply.text))
+        text = suggestion_line(clean_answer(document.text_before_cursor, reply.text, prompt_format, "line"))
         if text and buffer.document == document:
             buffer.suggestion = Suggestion(text)
             buffer.on_suggestion_set.fire()  # the buffer's control listens to this event: the prompt redraws
 
-    async def ask(self, situation: Situation) -> Reply:
-        """The model's answer, computed on the background loop; cancelling this await cancels the call there."""
+    async def ask(self, situation: Situation) -> tuple[str, Reply]:
+        """The route's prompt format and the model's answer, computed on the background loop; cancelling this
+        await cancels the call there."""
         call = asyncio.run_coroutine_threadsafe(self.call(situation), background_loop())
         return await asyncio.wrap_future(call)
 
-    async def call(self, situation: Situation) -> Reply:
+    async def call(self, situation: Situation) -> tuple[str, Reply]:
         # Resolved here, off the prompt thread: the first route imports the provider's SDK.
         route = self.session.route("complete")
-        return await route.stream(recipes.complete(route, situation, self.session.settings).request).afinal()
+        request = recipes.complete(route, situation, self.session.settings).request
+        return route.prompt_format, await route.stream(request).afinal()

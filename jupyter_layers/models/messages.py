@@ -111,6 +111,15 @@ class Thinking:
 
 
 @dataclass(frozen=True)
+class Infill:
+    """A code-completion prompt for a model that continues text rather than chats (layer 1's ``fim`` and
+    ``continue`` formats): the text before the cursor and, for fill-in-the-middle, the text after it."""
+
+    prefix: str
+    suffix: str | None = None  # None: plain continuation of the prefix
+
+
+@dataclass(frozen=True)
 class Request:
     """One model call. ``model`` is the provider's model id; the router fills it in per layer."""
 
@@ -123,6 +132,7 @@ class Request:
     temperature: float | None = None  # local models only: the Anthropic Messages API has no temperature
     stop: tuple[str, ...] = ()
     model: str = ""
+    infill: Infill | None = None  # set: a raw completion of this text; messages and system are empty
     metadata: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:

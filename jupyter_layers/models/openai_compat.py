@@ -45,8 +45,25 @@ def chat_messages(request: Request) -> list[dict]:
     return out
 
 
+def completion_payload(request: Request) -> dict:
+    """The keyword arguments of ``completions.create`` (``/v1/completions``) for layer 1's ``fim`` and
+    ``continue`` formats: the prompt, and the suffix for fill-in-the-middle (the server adds its model's FIM
+    tokens, as Ollama, vLLM and llama.cpp's server do)."""
+    out: dict = {"model": request.model, "prompt": request.infill.prefix}
+    if request.infill.suffix is not None:
+        out["suffix"] = request.infill.suffix
+    out.update(max_tokens=request.max_tokens, stream=True, stream_options={"include_usage": True})
+    if request.temperature is not None:
+        out["temperature"] = request.temperature
+    if request.stop:
+        out["stop"] = list(request.stop)
+    return out
+
+
 def payload(request: Request) -> dict:
-    """The keyword arguments of ``chat.completions.create`` for a request."""
+    """The keyword arguments of ``chat.completions.create`` for a request (``completions.create`` for an infill)."""
+    if request.infill is not None:
+        return completion_payload(request)
     out: dict = {
         "model": request.model,
         "messages": chat_messages(request),
@@ -149,14 +166,22 @@ class OpenAICompatProvider(Provider):
         text: list[str] = []
         calls: dict[int, _ToolCallParts] = {}
         finish, usage, model = "stop", Usage(), request.model
+        endpoint = self.client().completions if request.infill is not None else self.client().chat.completions
         try:
-            stream = await self.client().chat.completions.create(**payload(request))
+            stream = await endpoint.create(**payload(request))
             async with stream:
                 async for chunk in stream:
                     model = chunk.model or model
                     if chunk.usage:
                         cached = getattr(chunk.usage.prompt_tokens_details, "cached_tokens", None) or 0
                         usage = Usage(chunk.usage.prompt_tokens - cached, chunk.usage.completion_tokens, cached, 0)
+                    if request.infill is not None:
+                        for choice in chunk.choices:
+                            if choice.text:
+                                text.append(choice.text)
+                                yield TextDelta(choice.text)
+                            finish = choice.finish_reason or finish
+                        continue
                     for choice in chunk.choices:
                         delta = choice.delta
                         reasoning = (delta.model_extra or {}).get("reasoning_content") or (delta.model_extra or {}).get(

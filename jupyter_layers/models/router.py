@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 
-from ..config import ANTHROPIC_DEFAULTS, LAYERS, PROVIDERS, JupyterLayers
+from ..config import ANTHROPIC_DEFAULTS, EMBEDDED_DEFAULTS, LAYERS, PROVIDERS, JupyterLayers
 from ..errors import ConfigError
 from .base import Provider
 from .messages import Request, Thinking
 from .stream import ModelStream
+
+# Model names of code models that are trained for fill-in-the-middle (an OpenAI-compatible server's model list
+# says nothing about it): Qwen2.5/3-Coder, DeepSeek-Coder, CodeGemma, StarCoder2, Codestral, Code Llama...
+FIM_MODEL_NAMES = re.compile(r"coder|codegemma|starcoder|codestral|codellama|code-llama|stable-code|codeqwen", re.I)
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Route:
     max_tokens: int
     thinking: Thinking | None = None
     context_window: int | None = None  # known only for the embedded model; the APIs' windows are far larger
+    prompt_format: str = "chat"  # layer 1: "chat", "fim" or "continue" (config.complete_format)
 
     def prompt_budget(self, budget: int) -> int:
         """The layer's prompt budget, within what the model can read beside its answer."""
@@ -92,7 +98,8 @@ class Router:
             if not model_id:
                 raise ConfigError("no model name for the OpenAI-compatible server", "set c.JupyterLayers.openai_model")
         else:
-            model_id = provider.resolve(model_id or self.config.gguf_path)
+            model_id = provider.resolve(model_id or self.config.gguf_path or EMBEDDED_DEFAULTS[layer])
+        prompt_format = self.completion_format(provider_name, provider, model_id) if layer == "complete" else "chat"
         thinking = None
         if layer == "escalate" and self.config.escalate_thinking != "off":
             thinking = Thinking(self.config.escalate_thinking, self.config.thinking_budget, self.config.escalate_effort)
@@ -100,7 +107,23 @@ class Router:
         if provider_name == "embedded":  # a small local context: the answer may take at most half of it
             window = self.config.embedded_context
             max_tokens = min(max_tokens, window // 2)
-        return Route(layer, provider, model_id, max_tokens, thinking, window)
+        return Route(layer, provider, model_id, max_tokens, thinking, window, prompt_format)
+
+    def completion_format(self, provider_name: str, provider: Provider, model_id: str) -> str:
+        """The configured complete_format, or the one that suits the model (``auto``)."""
+        chosen = self.config.complete_format
+        if provider_name == "anthropic":
+            if chosen in ("fim", "continue"):
+                raise ConfigError(
+                    f"Anthropic's models only chat: complete_format {chosen!r} needs a completion model",
+                    "set c.JupyterLayers.complete_format = 'auto', or complete_model to 'openai:...' or 'embedded:...'",
+                )
+            return "chat"
+        if chosen != "auto":
+            return chosen
+        if provider_name == "openai":
+            return "fim" if FIM_MODEL_NAMES.search(model_id) else "chat"
+        return provider.completion_format(model_id)
 
     def provider(self, name: str) -> Provider:
         c = self.config
@@ -140,6 +163,7 @@ class Router:
             return None
         self._notice_shown = True
         return (
-            "jupyter_layers: no ANTHROPIC_API_KEY, so the embedded offline model (SmolLM2-135M-Instruct) "
-            "serves every layer. Set ANTHROPIC_API_KEY to use Claude."
+            "jupyter_layers: no ANTHROPIC_API_KEY, so the embedded offline models serve every layer "
+            "(Gemma 3 270M completes code, SmolLM2-135M-Instruct the other layers). "
+            "Set ANTHROPIC_API_KEY to use Claude."
         )

@@ -707,6 +707,30 @@ def _openai_stream(turn: Turn, completion_id: str, model: str, usage: dict[str, 
     return _Script(head, body, tail, _data(error))
 
 
+def _text_completion_stream(
+    turn: Turn, completion_id: str, model: str, usage: dict[str, int], include_usage: bool
+) -> _Script:
+    """``/v1/completions`` streamed (``openai.types.Completion`` chunks): text pieces, a finish, usage, [DONE]."""
+    created = int(time.time())
+
+    def chunk(text: str, finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+        data = {"id": completion_id, "object": "text_completion", "created": created, "model": model}
+        return _data({**data, "choices": [choice], **({"usage": None} if include_usage else {})})
+
+    text = "".join(block.text for block in turn.blocks if isinstance(block, Text))
+    body = [(True, chunk(piece)) for piece in _pieces(text, turn.chunk_chars)]
+    tail = [chunk("", _FINISH_REASONS.get(turn.stop_reason, "stop"))]
+    if include_usage:
+        totals = _openai_usage(usage)
+        del totals["prompt_tokens_details"]  # the legacy endpoint reports none
+        data = {"id": completion_id, "object": "text_completion", "created": created, "model": model}
+        tail.append(_data({**data, "choices": [], "usage": totals}))
+    tail.append(_data("[DONE]"))
+    error = {"error": {"message": "Overloaded", "type": "overloaded_error", "param": None, "code": "overloaded_error"}}
+    return _Script([], body, tail, _data(error))
+
+
 # --------------------------------------------------------------------------------------------------
 # HTTP handling
 
@@ -781,6 +805,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._count_tokens(body)
         elif post and path == "/v1/chat/completions":
             self._chat_completions(body)
+        elif post and path == "/v1/completions":
+            self._text_completions(body)
         elif get and path == "/v1/models":
             self._list_models()
         elif get and path.startswith("/v1/models/"):
@@ -886,6 +912,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._play(item, _openai_stream(item, _new_id("chatcmpl-"), model, usage, include_usage))
         else:
             self._unstreamed(item, _openai_completion(item, _new_id("chatcmpl-"), model, usage))
+
+    def _text_completions(self, body: Any) -> None:
+        """The legacy completions endpoint, with ``suffix`` (fill-in-the-middle), as local servers serve it."""
+        fake = self.server.fake
+        if not isinstance(body, dict) or "model" not in body or not isinstance(body.get("prompt"), str):
+            self._error(400, "invalid_request_error", "Missing required parameters: 'model' and a string 'prompt'.")
+            return
+        item = fake._next_item(self.record)
+        if isinstance(item, Fault):
+            self._fault(item)
+            return
+        chars = len(body["prompt"]) + len(body.get("suffix") or "")
+        usage = {"input_tokens": max(1, _tokens(chars)), "output_tokens": _estimate_output(item.blocks)}
+        usage = {**usage, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0, **(item.usage or {})}
+        model = item.model or body["model"]
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            self._play(item, _text_completion_stream(item, _new_id("cmpl-"), model, usage, include_usage))
+        else:
+            text = "".join(block.text for block in item.blocks if isinstance(block, Text))
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
+            reply = {"id": _new_id("cmpl-"), "object": "text_completion", "created": int(time.time())}
+            self._unstreamed(item, {**reply, "model": model, "choices": [choice], "usage": _openai_usage(usage)})
 
     # -- replies -----------------------------------------------------------------------------------
 
