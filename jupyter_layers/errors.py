@@ -74,3 +74,10 @@ class StreamInterrupted(LayersError):
 
 class EmbeddedModelUnavailable(ConfigError):
     hint = "install the offline model with `pip install 'jupyter_layers[local]'`, or set ANTHROPIC_API_KEY"
+
+
+class UnusableAnswer(LayersError):
+    """A model's answer that is no answer (it echoes the prompt, loops on one passage, makes no progress): this one
+    line is shown in its place (``engine.junk.unusable`` names the model and the layer)."""
+
+    hint = "set ANTHROPIC_API_KEY, or point c.JupyterLayers.openai_base_url to a local server"

@@ -147,6 +147,12 @@ def test_explore_on_the_embedded_model_runs_to_its_end(bug, tmp_path):
         str(out),
         timeout=300,
     )
+    if done.returncode == 2:  # findings that were junk, or no progress: one line instead (engine/junk.py)
+        assert last_line(done.stderr).startswith(
+            "jupyter layers: the embedded model (SmolLM2-135M-Instruct) is too small for exploration: "
+        )
+        assert done.stdout == "" and not out.exists()
+        return
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["findings"]["answer"] and len(result["steps"]) <= 2

@@ -1,9 +1,11 @@
-"""Every notebook in demo_notebooks/ runs headless on the embedded model, and every layer in it answers.
+"""Every notebook in demo_notebooks/ runs headless on the embedded model, and every layer in it answers or says
+in one honest line that the embedded model is too small for it; none shows junk as its answer.
 
 Each run is the real CLI (`jupyter layers run NB -o OUT --json`) in a subprocess, on a copy of demo_notebooks/
 in a temporary folder, so the kernel (started in the notebook's folder) writes nothing into the checkout.
 conftest's isolated_environment removes ANTHROPIC_API_KEY, so every layer falls back to the embedded model.
-The embedded model is tiny: these tests check that each layer produced its output, not that the answer is good.
+The embedded model is tiny: these tests check that each layer produced its output (an answer that is not junk,
+by engine/junk.py, or the one line), not that the answer is good.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from jupyter_layers.engine import junk
+from jupyter_layers.models.messages import Request
+
 DEMOS = Path(__file__).resolve().parent.parent / "demo_notebooks"
 NOTEBOOKS = sorted(DEMOS.glob("*.ipynb"))
 LAYER_OF_MAGIC = {
@@ -27,6 +32,8 @@ LAYER_OF_MAGIC = {
     "%escalate": "escalate",
 }
 EXPECTED_ERROR_TAG = "raises-exception"  # nbclient's convention, honoured by `jupyter layers run`
+TOO_SMALL = "the embedded model (SmolLM2-135M-Instruct) is too small for "  # the one line that replaces junk
+SCAFFOLDING = ("<notebook>", "</notebook>", "<kernel_state>", "# [cell ", "Notebook: the other cells")
 # The run is bounded by tokens, not seconds: each notebook sets its layers' answer sizes (%config max_tokens), and
 # this keeps every prompt small, since the embedded model re-reads its whole prompt on the CPU each turn. Nothing
 # here limits the wall time, which a busy machine stretches many times over; pytest's timeout only catches a hang.
@@ -51,6 +58,19 @@ def shown(cell) -> str:
 def plain_text(cell) -> str:
     """What a cell printed and displayed, as plain text."""
     return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+
+
+def answers(cell) -> list[str]:
+    """The text of what a layer's cell displayed (its answer, its diff, its findings), not its one-line messages."""
+    return [
+        o["data"].get("text/plain", "") for o in cell.outputs if o.output_type in ("display_data", "execute_result")
+    ]
+
+
+def too_small(cell) -> bool:
+    """The layer said in one line (on stderr) that the embedded model is too small for it."""
+    said = [o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr" and TOO_SMALL in o.text]
+    return len(said) == 1 and said[0].count("\n") == 1
 
 
 def expects_error(cell) -> bool:
@@ -95,11 +115,18 @@ def test_demo_notebook_runs_headless_and_every_layer_answers(path, tmp_path):
         raised = [o for o in cell.outputs if o.output_type == "error"]
         assert bool(raised) == expects_error(cell), (cell.source, raised)
 
-    used = set()
+    answered = set()
     for cell in filter(magic_of, cells):
         assert cell.outputs, cell.source
-        assert "embedded:SmolLM2" in shown(cell), cell.source  # the layer answered, on the embedded model
-        used.add(LAYER_OF_MAGIC[magic_of(cell)])
+        layer = LAYER_OF_MAGIC[magic_of(cell)]
+        for text in answers(cell):  # no junk shown as an answer: no scaffolding echoed, no line over and over
+            assert not any(mark in text for mark in SCAFFOLDING), (cell.source, text)
+            assert junk.judge(text, Request(messages=(), metadata={"layer": layer}), final=False) == "", text
+        if too_small(cell):  # said in one line instead
+            assert layer != "complete", cell.source
+            continue
+        assert "embedded:" in shown(cell), cell.source  # the layer answered, on an embedded model
+        answered.add(layer)
         if magic_of(cell) == "%%complete":  # the completed cell is shown, starting with what was typed
             assert cell.source.split("\n", 1)[1].strip() in plain_text(cell)
 
@@ -109,4 +136,4 @@ def test_demo_notebook_runs_headless_and_every_layer_answers(path, tmp_path):
         if cell.source.startswith("%layers usage"):
             table = plain_text(cell)
             counted = {m[1] for m in re.finditer(r"^(\w+)\s+[1-9]\d*\s", table, re.MULTILINE)}
-            assert used <= counted, table  # each layer the notebook used made at least one model call
+            assert answered <= counted, table  # each layer that answered made at least one model call

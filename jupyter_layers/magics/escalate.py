@@ -154,8 +154,10 @@ class EscalateMagics(Magics):
             f"{prepared.route.label} (estimated ${expected:.2f}, at most ${worst:.2f})."
         )
 
+    @report_errors("%escalate")
     def watch_edited_cells(self, result) -> None:
-        """After each cell: an AI edit that was run and failed again is recorded and escalation offered."""
+        """After each cell: an AI edit that was run and failed again is recorded and escalation offered (in auto
+        mode escalated: its errors are one line too, as from the magic)."""
         source = (result.info.raw_cell if result.info else "").strip()
         edit = self.session.offered_edits.pop(source, None)
         error = result.error_in_exec or result.error_before_exec

@@ -10,7 +10,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ..context.selection import line_selection
 from ..engine import recipes
 from ..engine.rewrite import html_diff, rewrite, unified_diff
-from ..errors import ConfigError
+from ..errors import ConfigError, UnusableAnswer
 from .kernel_situation import layer_situation
 from .live import LiveOutput, code_block, error_line
 from .session import KernelSession, report_errors
@@ -56,7 +56,11 @@ class RewriteMagics(Magics):
         def run(request):
             return self.session.run("%rewrite", route, request, live, lambda text: code_block(text))
 
-        result = rewrite(recipes.edit(route, situation, self.session.settings), run)
+        try:
+            result = rewrite(recipes.edit(route, situation, self.session.settings), run)
+        except UnusableAnswer:  # withheld (it does not parse): the streamed code comes off the display too
+            live.show({"text/plain": ""}, force=True)
+            raise
         if result is None:
             return
         metadata = {"jupyter_layers": {**result.provenance(), "syntax_error": result.syntax_error or None}}
@@ -71,7 +75,8 @@ class RewriteMagics(Magics):
             metadata,
         )
         if result.syntax_error:
-            error_line("%rewrite", f"the rewritten code still does not parse ({result.syntax_error}); check it first")
+            problem = result.syntax_error
+            error_line("%rewrite", f"the rewritten code does not parse ({problem}), nor did the cell; check it first")
         self.session.offered_edits[result.source.strip()] = result  # watched: if it runs and fails, escalation
         self.shell.set_next_input(result.source, replace=False)
         print(f"The rewritten {name} is offered as the next cell; run it to keep it.", file=sys.stdout)

@@ -53,7 +53,8 @@ class KernelSession:
 
 @dataclass
 class DisplaySink:
-    """A magic's model call in the notebook: the text so far rendered into a live display; one line on failure."""
+    """A magic's model call in the notebook: the text so far rendered into a live display; one line on failure;
+    an answer that is junk taken off the display (the magic's ``report_errors`` says the one line)."""
 
     magic: str
     live: LiveOutput
@@ -78,6 +79,10 @@ class DisplaySink:
 
     def finished(self, text: str) -> None:
         return None
+
+    def withdrawn(self, shown: str) -> None:
+        """Junk (``engine.junk``) comes off the display; the magic's one line says what happened instead."""
+        self.live.show({"text/plain": ""}, force=True)
 
 
 def report_errors(magic: str):

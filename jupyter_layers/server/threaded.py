@@ -20,7 +20,8 @@ from .protocol import ServerReply, TextReply, ThinkingReply
 
 class SocketSink:
     """A model call streamed to the browser: deltas as they come; a failure raised for the socket to report in
-    one line; a cancelled request is ended by the socket (``cancelled``)."""
+    one line (so is an answer that is junk: ``ModelRun`` raises it); a cancelled request is ended by the socket
+    (``cancelled``)."""
 
     propagate_interrupt = False
 
@@ -41,6 +42,9 @@ class SocketSink:
 
     def finished(self, text: str) -> None:
         return None
+
+    def withdrawn(self, shown: str) -> None:
+        return None  # the request ends with the error line; the screen held the junk back from the browser
 
 
 class SocketRun(ModelRun):
