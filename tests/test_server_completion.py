@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -75,7 +76,18 @@ async def start_kernel(jp_fetch, jp_serverapp, code: str) -> str:
     reply = await client.execute_interactive(code, timeout=60)
     assert reply["content"]["status"] == "ok"
     client.stop_channels()
+    await server_sees_idle(jp_fetch, kernel_id)
     return kernel_id
+
+
+async def server_sees_idle(jp_fetch, kernel_id: str) -> None:
+    """The server learns that the kernel is idle from its own IOPub subscription, a moment after a client."""
+    for _ in range(600):
+        model = json.loads((await jp_fetch("api", "kernels", kernel_id)).body)
+        if model["execution_state"] == "idle":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the server still sees kernel {kernel_id} {model['execution_state']}")
 
 
 async def test_streams_cumulative_cleaned_text_with_the_kernel_state(jp_fetch, jp_ws_fetch, jp_serverapp, fake):
@@ -187,3 +199,138 @@ async def test_unauthenticated_sockets_are_refused(jp_ws_fetch):
     with pytest.raises(HTTPClientError) as caught:
         await jp_ws_fetch("jupyter-layers", "ws", headers={"Authorization": ""})
     assert caught.value.code == 403
+
+
+def typed(request_id: str, source: str, version: int, kernel_id: str | None = None, full: bool = False) -> str:
+    """A keystroke as the browser sends it: the active cell of a one-cell notebook, the document whole or not."""
+    sync = {"key": "nb", "cells": [{"id": "c", "version": version, "cell_type": "code", "source": source}]}
+    message = {"type": "complete", "id": request_id, "stream": "editor", "cell": 0, "sync": sync}
+    if full:
+        sync |= {"full": True, "order": ["c"]}
+    if kernel_id:
+        message["kernel_id"] = kernel_id
+    return json.dumps(message)
+
+
+async def prompt_for(ws, fake, message: str, request_id: str) -> str:
+    count = len(fake.requests)
+    ws.write_message(message)
+    received = await replies(ws, request_id)
+    assert received[-1]["type"] == "stream" and received[-1]["done"], received
+    (body,) = [r.body for r in fake.requests[count:] if r.path == "/v1/messages"]
+    return json.dumps(body)
+
+
+async def run_cell(jp_fetch, jp_serverapp, kernel_id: str, code: str) -> None:
+    """Run a cell as a notebook would (not silent: the server sees it start and end on IOPub)."""
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    reply = await client.execute_interactive(code, timeout=60)
+    client.stop_channels()
+    assert reply["content"]["status"] == "ok", reply["content"]
+    await server_sees_idle(jp_fetch, kernel_id)
+
+
+async def test_a_cell_run_or_a_restart_changes_the_context_the_next_completion_sees(
+    jp_fetch, jp_ws_fetch, jp_serverapp, fake
+):
+    kernel_id = await start_kernel(jp_fetch, jp_serverapp, "alpha = 1")
+    fake.respond_with(lambda request: Turn([Text("1")]))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    assert "alpha: 1" in await prompt_for(ws, fake, typed("k1", "x = ", 0, kernel_id, full=True), "k1")
+    await run_cell(jp_fetch, jp_serverapp, kernel_id, "alpha = 5\nbeta = 2")
+    sent = await prompt_for(ws, fake, typed("k2", "x = a", 1, kernel_id), "k2")
+    assert "alpha: 5" in sent and "beta: 2" in sent
+    await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="{}")
+    sent = await prompt_for(ws, fake, typed("k3", "x = al", 2, kernel_id), "k3")
+    assert "<kernel_state>" in sent and "alpha" not in sent.split("<kernel_state>")[1]  # the restart emptied it
+    ws.close()
+
+
+class KernelRequests:
+    """Every execute request a kernel handles, seen on its IOPub channel (each publishes a ``busy`` status)."""
+
+    def __init__(self, jp_serverapp, kernel_id: str):
+        session = jp_serverapp.kernel_manager.get_kernel(kernel_id).session.clone()
+        session.session = uuid.uuid4().hex  # message ids of its own (the manager's clients share one session)
+        self.client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client(session=session)
+
+    async def __aenter__(self) -> KernelRequests:
+        self.client.start_channels()
+        await self.client.wait_for_ready(timeout=60)
+        await self.until_seen(self.client.kernel_info())  # IOPub is subscribed
+        return self
+
+    async def until_seen(self, msg_id: str) -> list[dict]:
+        """The IOPub messages up to the ``idle`` that ends request ``msg_id`` (the kernel publishes in order)."""
+        seen = []
+        while True:
+            message = await self.client.get_iopub_msg(timeout=30)
+            seen.append(message)
+            if message["parent_header"].get("msg_id") == msg_id and message["content"].get("execution_state") == "idle":
+                return seen
+
+    async def executions(self) -> int:
+        """How many execute requests the kernel began since the last call."""
+        seen = await self.until_seen(self.client.kernel_info())
+        return sum(
+            m["msg_type"] == "status"
+            and m["content"]["execution_state"] == "busy"
+            and m["parent_header"].get("msg_type") == "execute_request"
+            for m in seen
+        )
+
+    async def __aexit__(self, *exc) -> None:
+        self.client.stop_channels()
+
+
+async def test_keystrokes_are_served_from_the_held_context_without_asking_the_kernel(
+    jp_fetch, jp_ws_fetch, jp_serverapp, fake
+):
+    kernel_id = await start_kernel(jp_fetch, jp_serverapp, "note = 'lorem ipsum ' * 100\nalpha = 1")
+    fake.respond_with(lambda request: Turn([Text("1")]))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    async with KernelRequests(jp_serverapp, kernel_id) as kernel:
+        first = await prompt_for(ws, fake, typed("k0", "x = ", 0, kernel_id, full=True), "k0")
+        assert "alpha: 1" in first
+        assert await kernel.executions() == 1  # nothing held yet: fetched
+        for number, source in enumerate(["x = a", "x = al", "x = alp", "x = alph", "x = 1 + a"], start=1):
+            sent = await prompt_for(ws, fake, typed(f"k{number}", source, number, kernel_id), f"k{number}")
+            assert "alpha: 1" in sent
+        # alpha is detailed already; a, al, alp, alph are no variables (the snapshot lists them all)
+        assert await kernel.executions() == 0
+
+        # A name the held context lists but has not detailed: this keystroke is served at once from it, the
+        # kernel is asked in the background, and a later keystroke has the detail (the summary's longer cap).
+        short = await prompt_for(ws, fake, typed("n0", "x = note", 10, kernel_id), "n0")
+        assert "note: " in short and "lorem ipsum " * 12 not in short
+        for number in range(1, 50):
+            sent = await prompt_for(ws, fake, typed(f"n{number}", "x = note", 10 + number, kernel_id), f"n{number}")
+            if "lorem ipsum " * 12 in sent:
+                break
+            await asyncio.sleep(0.1)
+        assert "lorem ipsum " * 12 in sent
+        assert await kernel.executions() == 1  # the one background fetch
+    ws.close()
+
+
+async def test_typing_cancels_the_generation_of_the_keystroke_before(jp_ws_fetch, fake):
+    """Each keystroke (a delta on the same stream) closes the model stream of the one before, long before that
+    stream would have ended."""
+    slow = Turn([Text("slow " * 200)], chunk_chars=5, token_delay=0.02)  # 200 deltas: about 4 s
+    fake.respond_with(lambda request: slow if "x = s<CURSOR>" in json.dumps(request.body) else Turn([Text("um(y)")]))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(typed("k1", "x = s", 0, full=True))
+    first = json.loads(await asyncio.wait_for(ws.read_message(), 20))
+    assert first["id"] == "k1" and not first["done"]
+    ws.write_message(typed("k2", "x = su", 1))
+    received = await all_replies(ws, {"k1", "k2"})
+    assert received["k1"][-1] == {"type": "cancelled", "id": "k1"}
+    assert received["k2"][-1]["text"] == "um(y)" and received["k2"][-1]["done"]
+    (superseded,) = [r for r in fake.requests if r.path == "/v1/messages" and "x = s<CURSOR>" in json.dumps(r.body)]
+    for _ in range(100):
+        if superseded.client_disconnected:
+            break
+        await asyncio.sleep(0.05)
+    assert superseded.client_disconnected and len(superseded.deltas_sent_at) < 200
+    ws.close()

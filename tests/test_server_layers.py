@@ -300,6 +300,8 @@ def test_the_typescript_protocol_mirrors_the_python_one():
     """labextension/src/protocol.ts has an interface with the same fields for every message of protocol.py."""
     mirrors = {
         protocol.Cell: "ICell",
+        protocol.SyncedCell: "ISyncedCell",
+        protocol.DocumentSync: "IDocumentSync",
         protocol.CompleteRequest: "ICompleteRequest",
         protocol.RewriteRequest: "IRewriteRequest",
         protocol.ExploreRequest: "IExploreRequest",
@@ -322,6 +324,7 @@ def test_the_typescript_protocol_mirrors_the_python_one():
         protocol.EscalateProvenance: "IEscalateProvenance",
         protocol.FixesReply: "IFixesReply",
         protocol.DoneReply: "IDoneReply",
+        protocol.ResyncReply: "IResyncReply",
         protocol.ErrorReply: "IErrorReply",
         protocol.CancelledReply: "ICancelledReply",
     }

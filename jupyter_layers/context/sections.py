@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..redact import redact
+import functools
+
+from ..redact import Redaction, redact
 from .budget import chars_for, clip_around, estimate_tokens, pack
 from .imports import imported_names
 from .notebook import around, shorten
@@ -10,6 +12,14 @@ from .relevance import rank
 from .situation import Situation
 
 CURSOR = "<CURSOR>"
+REMEMBERED_CHARS = 20_000  # longer pieces are rare: redacting them again is cheaper than holding them
+
+
+@functools.lru_cache(maxsize=2048)
+def remembered_redaction(text: str) -> Redaction:
+    """``redact``, remembered: most of a prompt (the other cells, the variables) is the same text from one
+    keystroke to the next, and redacting a 500-cell notebook's cells again costs tens of milliseconds."""
+    return redact(text)
 
 
 class Redactions:
@@ -19,7 +29,7 @@ class Redactions:
         self.kinds: list[str] = []
 
     def __call__(self, text: str) -> str:
-        result = redact(text)
+        result = remembered_redaction(text) if len(text) <= REMEMBERED_CHARS else redact(text)
         self.kinds.extend(result.kinds)
         return result.text
 

@@ -2,7 +2,8 @@
 
 ``GET /jupyter-layers/status?path=`` (REST) and ``/jupyter-layers/ws`` (one WebSocket per browser tab, every
 layer; see socket.py). The engine runs here, with the server's configuration and keys; kernels are reached
-only through the Jupyter messaging protocol.
+only through the Jupyter messaging protocol, and each kernel's context is held between the cells it runs
+(kernel_context.py, told of restarts and shutdowns by jupyter_server's kernel events).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..explore.agent import Exploration
 from ..models.router import Router
 from ..usage import UsageLedger
 from .handlers import StatusHandler
-from .kernel_context import KernelContexts
+from .kernel_context import KERNEL_ACTIONS, KernelContexts
 from .socket import LayersSocket
 
 
@@ -36,7 +37,9 @@ class ServerState:
 
 def _load_jupyter_server_extension(server_app) -> None:
     settings = JupyterLayers(parent=server_app)
-    state = ServerState(settings, Router(settings), KernelContexts(server_app.kernel_manager, server_app.log))
+    contexts = KernelContexts(server_app.kernel_manager, server_app.log)
+    server_app.event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=contexts.kernel_action)
+    state = ServerState(settings, Router(settings), contexts)
     base = url_path_join(server_app.web_app.settings["base_url"], "jupyter-layers")
     server_app.web_app.add_handlers(
         ".*$",

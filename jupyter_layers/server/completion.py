@@ -10,38 +10,43 @@ from __future__ import annotations
 
 from ..context.situation import focus_names
 from ..engine import recipes
-from ..engine.complete import clean_completion
+from ..engine.complete import clean_answer, syntax_problem
 from ..models.events import Failure, Stop, TextDelta, Usage
-from .document import notebook, situation
+from .document import situation
 from .protocol import StreamReply
 
 AMBIGUOUS_ECHO = 3  # drop_echo removes overlaps of 3+ characters: shorter answers may still turn out to be echo
 
 
 async def prepare(state, message: dict) -> recipes.Prepared:
-    """The completion request for the cursor in the message (also what the ``prompt`` request shows)."""
-    nb = notebook(message)
-    source = nb.cells[int(message["cell"])].source
+    """The completion request for the cursor in the message (also what the ``prompt`` request shows); the kernel's
+    context comes from the server's copy (kernel_context.py), so a keystroke does not wait on the kernel."""
+    source = message["document"].source(int(message["cell"]))
     offset = min(int(message.get("offset", len(source))), len(source))
     context = await state.contexts.get(message.get("kernel_id"), focus_names(source[:offset]))
     route = state.router.route("complete", message.get("model", ""))
-    return recipes.complete(route, situation(message, nb, context), state.settings)
+    return recipes.complete(route, situation(message, context), state.settings)
 
 
 async def complete(state, message: dict, send) -> None:
     prepared = await prepare(state, message)
     route, request, cursor = prepared.route, prepared.request, prepared.situation.cursor
     before, text, sent = cursor.source[: cursor.position], "", ""
+
+    def cleaned(text: str) -> str:
+        return clean_answer(before, text, route.prompt_format, "line")
+
     async for event in route.provider.stream(request):
         if isinstance(event, TextDelta):
             text += event.text
-            cleaned = clean_completion(before, text)
-            if len(cleaned) >= AMBIGUOUS_ECHO and cleaned.startswith(sent) and cleaned != sent:
-                sent = cleaned
+            so_far = cleaned(text)
+            if len(so_far) >= AMBIGUOUS_ECHO and so_far.startswith(sent) and so_far != sent:
+                sent = so_far
                 send(StreamReply(text=sent, done=False))
         elif isinstance(event, Usage):
             state.ledger(message.get("path", "")).record("complete", route.model, event)
         elif isinstance(event, Failure):
             raise event.error
-        elif isinstance(event, Stop):
-            send(StreamReply(text=clean_completion(before, event.message.text), done=True))
+        elif isinstance(event, Stop):  # ghost text that cannot be Python is no suggestion: it disappears
+            final = cleaned(event.message.text)
+            send(StreamReply(text="" if syntax_problem(before, final, "line") else final, done=True))

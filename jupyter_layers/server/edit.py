@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..context.situation import focus_names
 from ..engine import recipes
 from ..engine.rewrite import rewrite as rewrite_cell
-from .document import notebook, situation
+from .document import situation
 from .protocol import RewriteReply
 from .threaded import SocketRun, in_thread, thread_sender
 
@@ -17,10 +17,10 @@ from .threaded import SocketRun, in_thread, thread_sender
 async def prepare(state, message: dict) -> recipes.Prepared:
     """The edit request for the selection in the message (also what the ``prompt`` request shows)."""
     instruction = str(message["instruction"]).strip()
-    nb = notebook(message)
-    context = await state.contexts.get(message.get("kernel_id"), focus_names(nb.cells[int(message["cell"])].source))
+    focus = focus_names(message["document"].source(int(message["cell"])))
+    context = await state.contexts.fresh(message.get("kernel_id"), focus)
     route = state.router.route("edit", message.get("model", ""))
-    return recipes.edit(route, situation(message, nb, context, instruction), state.settings)
+    return recipes.edit(route, situation(message, context, instruction), state.settings)
 
 
 async def rewrite(state, message: dict, send) -> None:

@@ -24,10 +24,10 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     """The whole picture with this notebook's last exploration (also what the ``prompt`` request shows)."""
     nb = notebook(message)
     focus = focus_names(nb.cells[failing_cell(nb)].source)
-    context = await state.contexts.get(message.get("kernel_id"), focus, SITUATION["escalate"].snapshot_ms)
+    context = await state.contexts.fresh(message.get("kernel_id"), focus, SITUATION["escalate"].snapshot_ms)
     question = str(message.get("question") or "").strip()
     route = state.router.route("escalate", message.get("model", ""))
-    picture = place_cursor("escalate", situation(message, nb, context, question), nb)
+    picture = place_cursor("escalate", situation(message, context, question), nb)
     explored = state.explorations.get(message.get("path", ""))
     return recipes.escalate(route, picture, state.settings, exploration=explored)
 

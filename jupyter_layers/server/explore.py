@@ -55,14 +55,12 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     if not kernel_id or kernel_id not in state.contexts.kernel_manager:
         raise NoKernel("exploration runs against the notebook's live kernel, and it has none")
     nb = notebook(message)
-    context = await state.contexts.get(kernel_id, focus_names(nb.cells[int(message["cell"])].source))
+    context = await state.contexts.fresh(kernel_id, focus_names(nb.cells[int(message["cell"])].source))
     if context is None:
         raise NoKernel("the kernel is busy and has not reported its state yet")
     question = str(message.get("question") or "").strip()
     route = state.router.route("explore", message.get("model", ""))
-    return recipes.explore(
-        route, place_cursor("explore", situation(message, nb, context, question), nb), state.settings
-    )
+    return recipes.explore(route, place_cursor("explore", situation(message, context, question), nb), state.settings)
 
 
 async def explore(state, message: dict, send) -> None:

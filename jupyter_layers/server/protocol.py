@@ -10,9 +10,14 @@ Requests (browser → server) carry ``id`` (chosen by the browser, unique in its
 on a stream supersedes the one running there; ``cancel`` stops it. Either way the server closes its model
 stream and the old request ends with ``cancelled``.
 
+A request carries its document whole (``cells``) or, as completions do, as ``sync``: the server keeps the
+document for its socket (server/documents.py), the first request sends it whole and each keystroke after it
+only the cells that changed, by id and version. A ``sync`` the socket cannot apply (it does not hold that
+document) is answered with ``resync``, and the browser sends the request again with the whole document.
+
 Replies (server → browser): a request gets any number of progress messages and then exactly one last message,
 after which nothing more comes for its id: a reply with ``done: true`` (``stream`` when complete, ``rewrite``,
-``done``), ``error`` (one line with a hint) or ``cancelled``.
+``done``, ``resync``), ``error`` (one line with a hint) or ``cancelled``.
 
 | request | progress | last |
 |---|---|---|
@@ -20,7 +25,7 @@ after which nothing more comes for its id: a reply with ``done: true`` (``stream
 | rewrite | text… | rewrite |
 | explore | sandbox, notice, text, step, tool… findings | done |
 | escalate | thinking, text… fixes | done |
-| (any) | | error, or cancelled |
+| (any) | | error, or cancelled; resync (a ``sync`` the server cannot apply) |
 """
 
 from __future__ import annotations
@@ -52,22 +57,58 @@ class Cell(Strict):
     metadata: dict[str, Any] | None = None  # only "tags" is sent: scratch cells are left out of prompts by theirs
 
 
+class SyncedCell(Cell):
+    """A cell of a document the server keeps (``DocumentSync``): the browser's id for it and its version."""
+
+    id: Annotated[str, StringConstraints(min_length=1)]  # unique in the document
+    version: int = Field(ge=0)  # bumped by the browser at every change of the cell; never lower than the one sent
+
+
+class DocumentSync(Strict):
+    """The document the server keeps for this socket under ``key``, whole or what changed since the last request.
+
+    The first request on a document (and the next after a ``resync`` reply) carries it whole; each later one
+    only the cells that are new or changed (the active cell always: the editor's text is the truth) and the
+    order of the cell ids when it changed (a cell missing from it is deleted).
+    """
+
+    key: Annotated[str, StringConstraints(min_length=1)]  # which document: the browser's widget id
+    full: bool = False  # true: ``cells`` is the whole document; false: only what changed
+    cells: list[SyncedCell] = []  # full: every cell; else the new and changed ones
+    order: list[str] | None = None  # every cell id in document order: always when full, else when it changed
+
+    @model_validator(mode="after")
+    def _ids_fit(self):
+        ids = [cell.id for cell in self.cells]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each cell id may be sent once")
+        if self.order is not None and len(set(self.order)) != len(self.order):
+            raise ValueError("each cell id may be in order once")
+        if self.full and (self.order is None or set(self.order) != set(ids)):
+            raise ValueError("a full document has an order naming exactly its cells")
+        return self
+
+
 class Document(Strict):
-    """What every layer's request carries: the document the user is in (notebook, console or file)."""
+    """What every layer's request carries: the document the user is in (notebook, console or file), either whole
+    (``cells``) or as changes to the copy the server keeps for this socket (``sync``)."""
 
     id: str  # the request's id
     stream: str  # e.g. "complete:<editor id>", "edit:<cell id>", "explore:<notebook panel id>"
-    cells: list[Cell]  # the whole document (a console: its history, then the prompt; a file: one code cell)
-    cell: int = Field(ge=0)  # the index in ``cells`` of the active cell (where the cursor is)
+    cells: list[Cell] | None = None  # the whole document (a console: its history, then the prompt; a file: one cell)
+    sync: DocumentSync | None = None  # or the document kept by the server, brought up to date (completions)
+    cell: int = Field(ge=0)  # the index in the document of the active cell (where the cursor is)
     kernel_id: str | None = None  # the document's kernel, whose live state goes into the prompt
     path: str = ""  # the document's path: usage and the last exploration are kept per path
     model: str = ""  # a model for this request ("openai:qwen2.5-coder"); empty: the server's configuration
 
     @model_validator(mode="after")
     def _active_cell_is_sent(self):
-        if self.cell >= len(self.cells):
+        if (self.cells is None) == (self.sync is None):
+            raise ValueError("a request carries either cells (the whole document) or sync (changes to it)")
+        if self.cells is not None and self.cell >= len(self.cells):
             raise ValueError(f"cell {self.cell} is not among the {len(self.cells)} cells sent")
-        return self
+        return self  # a synced document's active cell is checked once its changes are applied (documents.py)
 
 
 class CompleteRequest(Document):
@@ -146,7 +187,12 @@ def describe(error: ValidationError) -> str:
     for problem in error.errors(include_url=False):
         where = ".".join(str(part) for part in problem["loc"])
         problems.append(f"{where}: {problem['msg']}" if where else problem["msg"])
-    return f"malformed request ({'; '.join(problems)}); {MALFORMED_HINT}".replace("\n", " ")
+    return malformed("; ".join(problems))
+
+
+def malformed(problem: str) -> str:
+    """The one error line for a request that does not fit the protocol."""
+    return f"malformed request ({problem}); {MALFORMED_HINT}".replace("\n", " ")
 
 
 # ── replies: server → browser ───────────────────────────────────────────────────────────────────────────────
@@ -304,6 +350,15 @@ class DoneReply(ServerReply):
     steps: int | None = None  # explore: how many scratch steps ran
 
 
+class ResyncReply(ServerReply):
+    """The last message of a request whose ``sync`` changes apply to a document this socket does not hold (a new
+    socket, a document dropped to make room, changes the server never got): send the request again, whole."""
+
+    type: Literal["resync"] = "resync"
+    done: Literal[True] = True
+    key: str  # the document's key
+
+
 class ErrorReply(ServerReply):
     """The last message of a request that failed: one line with a hint."""
 
@@ -330,6 +385,7 @@ ServerMessage = Annotated[
     | FixesReply
     | PromptReply
     | DoneReply
+    | ResyncReply
     | ErrorReply
     | CancelledReply,
     Field(discriminator="type"),

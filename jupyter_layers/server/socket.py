@@ -1,12 +1,14 @@
 """The WebSocket of one browser tab: every layer's requests, many at once, a superseded one cancelled.
 
 The messages are protocol.py's (mirrored by labextension/src/protocol.ts). Each request is validated before
-anything runs: one that does not fit the protocol gets one error line naming what is wrong. A new request on
-the same ``stream`` (one editor, one cell, one sidebar panel) cancels the one before it, which closes its model
-stream; so does ``{"type": "cancel", "stream"}``; the cancelled request ends with ``cancelled``. Every request
-ends with exactly one last message (``done: true``, ``error`` or ``cancelled``), and nothing comes after it.
-A ``LayersError`` is the user's to fix and becomes its one line; anything else is a fault of ours: its
-traceback goes to the server's log, and the browser gets one line naming the request.
+anything runs: one that does not fit the protocol gets one error line naming what is wrong. Its document is
+resolved as it arrives (documents.py keeps this tab's documents, so a completion sends only what changed; a
+request whose changes do not apply gets ``resync``). A new request on the same ``stream`` (one editor, one
+cell, one sidebar panel) cancels the one before it, which closes its model stream; so does ``{"type":
+"cancel", "stream"}``; the cancelled request ends with ``cancelled``. Every request ends with exactly one last
+message (``done: true``, ``error`` or ``cancelled``), and nothing comes after it. A ``LayersError`` is the
+user's to fix and becomes its one line; anything else is a fault of ours: its traceback goes to the server's
+log, and the browser gets one line naming the request.
 """
 
 from __future__ import annotations
@@ -23,18 +25,20 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..errors import LayersError
 from .completion import complete
+from .documents import ActiveCellMissing, Documents, Resync
 from .edit import rewrite
 from .escalate import escalate
 from .explore import explore
 from .prompt import prompt
 from .protocol import (
-    MALFORMED_HINT,
     CancelledReply,
     CancelRequest,
     ErrorReply,
+    ResyncReply,
     ServerReply,
     describe,
     is_last,
+    malformed,
     parse_request,
 )
 
@@ -59,6 +63,7 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def initialize(self, state) -> None:
         self.state = state  # server-wide: settings, router, kernel contexts, usage, last explorations
         self.tasks: dict[str, asyncio.Task] = {}  # the running request of each stream
+        self.documents = Documents()  # this tab's documents, kept up to date by the requests' ``sync``
 
     @ws_authenticated
     async def get(self, *args, **kwargs):
@@ -74,10 +79,11 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as error:
-            return Replies(self, None)(ErrorReply(message=f"malformed request (not JSON: {error}); {MALFORMED_HINT}"))
+            return Replies(self, None)(ErrorReply(message=malformed(f"not JSON: {error}")))
         try:
             request = parse_request(data)
         except ValidationError as error:
+            self.documents.drop(data)  # its changes are not applied: the next ones on that document get `resync`
             request_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
             return Replies(self, request_id)(ErrorReply(message=describe(error)))
         previous = self.tasks.pop(request.stream, None)
@@ -86,7 +92,16 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if isinstance(request, CancelRequest):
             return
         replies = Replies(self, request.id)
-        task = asyncio.ensure_future(self.run(request, replies))
+        try:
+            message = self.documents.message(request)
+        except Resync as gap:  # this socket lacks what the changes apply to: the browser sends the document whole
+            self.log.info("jupyter_layers: %s request %s: %s; asking for it whole", request.type, request.id, gap)
+            return replies(ResyncReply(key=gap.key))
+        except ActiveCellMissing as error:
+            return replies(ErrorReply(message=malformed(str(error))))
+        except Exception as error:  # a fault of ours, as in run()
+            return replies(self.fault(request, error))
+        task = asyncio.ensure_future(self.run(request, message, replies))
         task.add_done_callback(lambda done: self.ended(request.stream, done, replies))
         self.tasks[request.stream] = task
 
@@ -107,20 +122,22 @@ class LayersSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         except WebSocketClosedError:
             pass  # the tab went away; its tasks are being cancelled
 
-    async def run(self, request, replies: Replies) -> None:
-        message = request.model_dump(exclude_none=True)  # the validated request, as the layers read it
+    async def run(self, request, message: dict, replies: Replies) -> None:
+        """Run one request; ``message`` is the validated request as the layers read it (documents.py)."""
         try:
             await OPERATIONS[request.type](self.state, message, replies)
         except LayersError as error:
             replies(ErrorReply(message=str(error)))
-        except Exception as error:  # a fault of ours: the traceback to the server's log, one line to the browser
-            self.log.exception("jupyter_layers: %s request %s failed", request.type, request.id)
-            first = (str(error).strip().splitlines() or [""])[0]
-            replies(
-                ErrorReply(
-                    message=f"internal error in {request.type} request {request.id}: {type(error).__name__}: {first}"
-                    " (hint: the Jupyter server's log has the traceback)"
-                )
-            )
+        except Exception as error:
+            replies(self.fault(request, error))
         if not replies.finished:  # its model stream ended as cancelled without the task being cancelled
             replies(CancelledReply())
+
+    def fault(self, request, error: Exception) -> ErrorReply:
+        """A fault of ours: the traceback to the server's log, one line naming the request to the browser."""
+        self.log.exception("jupyter_layers: %s request %s failed", request.type, request.id)
+        first = (str(error).strip().splitlines() or [""])[0]
+        return ErrorReply(
+            message=f"internal error in {request.type} request {request.id}: {type(error).__name__}: {first}"
+            " (hint: the Jupyter server's log has the traceback)"
+        )

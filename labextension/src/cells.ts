@@ -1,8 +1,10 @@
 /**
  * What the server needs to know about the document the user is in, and the notebook edits the layers make.
  *
- * Cells go to the server as trimmed nbformat dicts: text outputs only, each capped, because the whole notebook
- * travels with every completion request and images or large HTML would only cost latency.
+ * Cells go to the server as trimmed nbformat dicts: text outputs only, each capped, because images or large HTML
+ * would only cost latency. Each cell model has a version, bumped by its `changed` signal, so a completion sends
+ * only the cells that changed since the server got them (documentSync.ts); the other layers send the document
+ * whole.
  */
 import { ConsolePanel } from '@jupyterlab/console';
 import { IDocumentWidget } from '@jupyterlab/docregistry';
@@ -11,6 +13,7 @@ import type * as nbformat from '@jupyterlab/nbformat';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
+import { ISyncSource, uniqueIds } from './documentSync';
 import { ICell } from './protocol';
 
 export const SCRATCH_TAG = 'jupyter-layers-scratch';
@@ -63,12 +66,51 @@ function cellPayload(cell: nbformat.ICell): ICell {
   return payload;
 }
 
-/** The payload for a widget the layers can work in, or null for any other widget. */
-export function documentPayload(widget: Widget | null): IDocumentPayload | null {
+/** A shared model (a cell, a file) whose `changed` signal fires at each of its changes. */
+interface IChanging {
+  changed: { connect(slot: () => void): boolean };
+}
+
+const versions = new WeakMap<IChanging, number>();
+let clock = 0; // one count for the tab: a cell whose model is replaced (a notebook reverted) never goes back
+
+/** The model's version: the count when it was first seen or last changed. */
+function version(model: IChanging): number {
+  const seen = versions.get(model);
+  if (seen !== undefined) {
+    return seen;
+  }
+  versions.set(model, ++clock);
+  model.changed.connect(() => versions.set(model, ++clock));
+  return clock;
+}
+
+/** The document of a widget the layers can work in, cell by cell for the document sync. */
+export interface IDocumentSources {
+  /** The widget's id: the document's key on the server. */
+  key: string;
+  cells: ISyncSource[];
+  cell: number;
+  kernel_id?: string;
+  path: string;
+}
+
+function sources(models: (IChanging & { id: string })[], payloads: (() => ICell)[]): ISyncSource[] {
+  const ids = uniqueIds(models.map(model => model.id));
+  return models.map((model, index) => ({ id: ids[index], version: version(model), payload: payloads[index] }));
+}
+
+/** The cells of a notebook, console or file editor, each with its id and version, or null for any other widget. */
+export function documentSources(widget: Widget | null): IDocumentSources | null {
   if (widget instanceof NotebookPanel) {
     const notebook = widget.content;
+    const cells = notebook.model!.sharedModel.cells;
     return {
-      cells: notebook.model!.sharedModel.cells.map(cell => cellPayload(cell.toJSON() as nbformat.ICell)),
+      key: widget.id,
+      cells: sources(
+        cells,
+        cells.map(cell => () => cellPayload(cell.toJSON() as nbformat.ICell))
+      ),
       cell: Math.max(notebook.activeCellIndex, 0),
       kernel_id: widget.sessionContext.session?.kernel?.id,
       path: widget.context.path
@@ -76,10 +118,20 @@ export function documentPayload(widget: Widget | null): IDocumentPayload | null 
   }
   if (widget instanceof ConsolePanel) {
     const console = widget.console;
-    const cells = Array.from(console.cells).map(cell => cellPayload(cell.model.toJSON() as nbformat.ICell));
-    const prompt = console.promptCell;
-    cells.push({ cell_type: 'code', source: prompt?.model.sharedModel.getSource() ?? '', outputs: [] });
+    const history = Array.from(console.cells);
+    const models: (IChanging & { id: string })[] = history.map(cell => cell.model.sharedModel);
+    const payloads = history.map(cell => () => cellPayload(cell.model.toJSON() as nbformat.ICell));
+    const prompt = console.promptCell?.model.sharedModel;
+    if (prompt) {
+      models.push(prompt);
+      payloads.push(() => ({ cell_type: 'code', source: prompt.getSource(), outputs: [] }));
+    }
+    const cells = sources(models, payloads);
+    if (!prompt) {
+      cells.push({ id: 'prompt', version: 0, payload: () => ({ cell_type: 'code', source: '', outputs: [] }) });
+    }
     return {
+      key: widget.id,
       cells,
       cell: cells.length - 1,
       kernel_id: widget.sessionContext.session?.kernel?.id,
@@ -88,13 +140,26 @@ export function documentPayload(widget: Widget | null): IDocumentPayload | null 
   }
   const document = widget as IDocumentWidget | null;
   if (document?.content instanceof FileEditor) {
+    const file = document.content.model.sharedModel;
+    const payload = (): ICell => ({ cell_type: 'code', source: file.getSource(), outputs: [] });
     return {
-      cells: [{ cell_type: 'code', source: document.content.model.sharedModel.getSource(), outputs: [] }],
+      key: document.id,
+      cells: [{ id: 'file', version: version(file), payload }],
       cell: 0,
       path: document.context.path
     };
   }
   return null;
+}
+
+/** The whole document of a widget the layers can work in, or null for any other widget. */
+export function documentPayload(widget: Widget | null): IDocumentPayload | null {
+  const document = documentSources(widget);
+  if (!document) {
+    return null;
+  }
+  const { cells, cell, kernel_id, path } = document;
+  return { cells: cells.map(source => source.payload()), cell, kernel_id, path };
 }
 
 /** Find a notebook cell's index by its model id (indices move as cells are inserted or deleted). */

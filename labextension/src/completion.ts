@@ -4,7 +4,8 @@
  * `fetch` answers at once with an empty, incomplete item, so the completer's fetch timeout never cuts a slow
  * model; the text then arrives through `stream` as cumulative insertText (what the reconciliator expects). A new
  * request from the same editor supersedes the previous one: the server closes its model stream, the old request
- * ends with `cancelled`, and the old generator ends.
+ * ends with `cancelled`, and the old generator ends. The document goes as `sync` (documentSync.ts): whole once,
+ * then per keystroke only the cells that changed; a `resync` reply sends the request again with all of it.
  */
 import {
   CompletionHandler,
@@ -16,7 +17,7 @@ import {
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { PromiseDelegate } from '@lumino/coreutils';
 
-import { documentPayload } from './cells';
+import { documentSources } from './cells';
 import { LayersConnection } from './connection';
 import { isLast, ServerMessage } from './protocol';
 
@@ -59,12 +60,13 @@ export class LayersCompletionProvider implements IInlineCompletionProvider {
     request: CompletionHandler.IRequest,
     context: IInlineCompletionContext
   ): Promise<IInlineCompletionList<IInlineCompletionItem>> {
-    const document = documentPayload(context.widget);
+    const document = documentSources(context.widget);
     if (!document) {
       return { items: [] };
     }
     // The editor's text is the truth for the active cell: the model may lag a keystroke behind.
-    document.cells[document.cell] = { ...document.cells[document.cell], source: request.text };
+    const active = document.cells[document.cell];
+    document.cells[document.cell] = { ...active, payload: () => ({ ...active.payload(), source: request.text }) };
     const token = `c${++this._counter}`;
     const pending: IPending = { messages: [], wake: new PromiseDelegate<void>(), finished: false };
     this._pending.set(token, pending);
@@ -74,23 +76,36 @@ export class LayersCompletionProvider implements IInlineCompletionProvider {
       superseded.wake.resolve();
     }
     this._current.set(context.widget.id, token);
-    await this._connection.request(
-      {
-        type: 'complete',
-        stream: `complete:${context.widget.id}`,
-        ...document,
-        offset: request.offset,
-        model: this._model
-      },
-      message => {
-        pending.messages.push(message);
-        pending.finished = isLast(message);
-        pending.wake.resolve();
-        if (message.type === 'cancelled') {
-          this._pending.delete(token); // superseded: its generator, if one runs, ends on `finished`
+    const documents = this._connection.documents;
+    const send = () =>
+      this._connection.request(
+        {
+          type: 'complete',
+          stream: `complete:${context.widget.id}`,
+          sync: documents.changes(document.key, document.cells, document.cell),
+          cell: document.cell,
+          kernel_id: document.kernel_id,
+          path: document.path,
+          offset: request.offset,
+          model: this._model
+        },
+        message => {
+          if (message.type === 'resync') {
+            documents.forget(document.key); // the server lacks what these changes apply to
+            if (this._current.get(context.widget.id) === token) {
+              void send(); // again, with the whole document
+              return;
+            }
+          }
+          pending.messages.push(message);
+          pending.finished = isLast(message);
+          pending.wake.resolve();
+          if (message.type === 'cancelled') {
+            this._pending.delete(token); // superseded: its generator, if one runs, ends on `finished`
+          }
         }
-      }
-    );
+      );
+    await send();
     return { items: [{ insertText: '', isIncomplete: true, token }] };
   }
 

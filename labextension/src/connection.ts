@@ -4,11 +4,14 @@
  * Each request carries an `id` and a `stream` (one per editor, panel or cell); a new request on the same stream
  * supersedes the old one on the server, which closes its model stream. Replies are routed back by `id` to the
  * request's handler until its last message (`isLast`: done, error or cancelled), which frees the handler: a
- * superseded or stopped request ends with `cancelled`, so no handler is left behind (protocol.ts).
+ * superseded or stopped request ends with `cancelled`, so no handler is left behind (protocol.ts). The server
+ * keeps the documents of completions per socket: `documents` remembers what it was sent, and forgets it all when
+ * the socket closes, so the next request on a new socket sends its document whole.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { DocumentSync } from './documentSync';
 import { ICancelRequest, RequestPayload } from './protocol';
 import { MessageHandler, ReplyRouter } from './replies';
 
@@ -20,6 +23,9 @@ export class LayersConnection {
   constructor(settings: ServerConnection.ISettings) {
     this._settings = settings;
   }
+
+  /** What the server holds of each document completions are about, on the current socket. */
+  readonly documents = new DocumentSync();
 
   /** Send a request; `onMessage` sees every reply to it, the last one `isLast`. Resolves to the request's id. */
   async request(payload: RequestPayload, onMessage: MessageHandler): Promise<string> {
@@ -64,6 +70,7 @@ export class LayersConnection {
     socket.onclose = () => {
       this._opening = null;
       this._socket = null;
+      this.documents.forget(); // the server's copies went with the socket
       // Requests in flight will never finish: tell their handlers once, so no panel waits forever.
       this._replies.failAll('the connection to the Jupyter server was lost; try again');
       if (!this._disposed) {

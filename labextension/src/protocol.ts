@@ -8,8 +8,14 @@
  * there, and `cancel` stops it: either way the old request ends with `cancelled`. The server validates each
  * request and answers one that does not fit with one `error` line naming what is wrong.
  *
+ * A request carries its document whole (`cells`) or, as completions do, as `sync`: the server keeps the document
+ * for this socket, the first request sends it whole and each keystroke after it only the cells that changed, by
+ * id and version (documentSync.ts). A `sync` the server cannot apply is answered with `resync`: send the request
+ * again with the whole document.
+ *
  * Replies: any number of progress messages, then exactly one last message (see `isLast`), after which nothing
- * more comes for that id: `done: true` (`stream` when complete, `rewrite`, `done`), `error` or `cancelled`.
+ * more comes for that id: `done: true` (`stream` when complete, `rewrite`, `done`, `resync`), `error` or
+ * `cancelled`.
  *
  * | request  | progress                                          | last                |
  * |----------|---------------------------------------------------|---------------------|
@@ -18,6 +24,7 @@
  * | explore  | sandbox, notice, text, step, tool… findings        | done                |
  * | escalate | thinking, text… fixes                             | done                |
  * | (any)    |                                                   | error, or cancelled |
+ * | (sync)   |                                                   | resync              |
  */
 import type * as nbformat from '@jupyterlab/nbformat';
 
@@ -37,14 +44,40 @@ export interface ICell {
   metadata?: Record<string, any> | null;
 }
 
+/** A cell of a document the server keeps: the browser's id for it and its version. */
+export interface ISyncedCell extends ICell {
+  /** Unique in the document. */
+  id: string;
+  /** Bumped at every change of the cell; never lower than the one sent before. */
+  version: number;
+}
+
+/**
+ * The document the server keeps for this socket under `key`: whole the first time (and after `resync`), then
+ * only the new and changed cells (the active one always) and the order when it changed (a cell missing from it
+ * is deleted).
+ */
+export interface IDocumentSync {
+  /** Which document: the widget's id. */
+  key: string;
+  /** True: `cells` is the whole document. */
+  full?: boolean;
+  /** Full: every cell; else the new and changed ones. */
+  cells?: ISyncedCell[];
+  /** Every cell id in document order: always when full, else when it changed. */
+  order?: string[] | null;
+}
+
 /** What every layer's request carries: the document the user is in (notebook, console or file). */
 export interface IDocument {
   id: string;
   /** e.g. `complete:<editor id>`, `edit:<cell id>`, `explore:<notebook panel id>`. */
   stream: string;
-  /** The whole document (a console: its history, then the prompt; a file: one code cell). */
-  cells: ICell[];
-  /** The index in `cells` of the active cell. */
+  /** The whole document (a console: its history, then the prompt; a file: one code cell); or `sync`. */
+  cells?: ICell[] | null;
+  /** Or the document kept by the server, brought up to date (completions). */
+  sync?: IDocumentSync | null;
+  /** The index in the document of the active cell. */
   cell: number;
   /** The document's kernel, whose live state goes into the prompt. */
   kernel_id?: string | null;
@@ -272,6 +305,14 @@ export interface IDoneReply extends IReply {
   steps: number | null;
 }
 
+/** The last message of a request whose `sync` the server cannot apply: send it again with the whole document. */
+export interface IResyncReply extends IReply {
+  type: 'resync';
+  done: true;
+  /** The document's key. */
+  key: string;
+}
+
 /** The last message of a request that failed: one line with a hint. */
 export interface IErrorReply extends IReply {
   type: 'error';
@@ -297,6 +338,7 @@ export type ServerMessage =
   | IFixesReply
   | IPromptReply
   | IDoneReply
+  | IResyncReply
   | IErrorReply
   | ICancelledReply;
 
@@ -314,6 +356,7 @@ export const SERVER_MESSAGE_TYPES = Object.keys({
   fixes: true,
   prompt: true,
   done: true,
+  resync: true,
   error: true,
   cancelled: true
 } satisfies Record<ServerMessage['type'], true>) as ServerMessage['type'][];

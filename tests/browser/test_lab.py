@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import threading
 
+import nbformat
 import pytest
 
 from tests.browser.lab import (
@@ -142,6 +144,63 @@ def test_ghost_text_streams_while_typing_and_tab_accepts_it(page, lab, models):
     prompt = models.prompt_with("total = sum(<CURSOR>")
     assert "<kernel_state>" in prompt and "values: [3, 4, 5]" in prompt  # the live kernel's state
     assert "total = sum(<CURSOR>" in prompt
+
+
+def test_completions_send_the_notebook_once_then_the_cell_typed_in(page, lab, models):
+    """A 61-cell notebook with 2 kB of output per cell goes to the server whole with the first keystroke only;
+    later keystrokes carry the cell typed in. When the server does not hold the document (here: a keystroke's
+    changes are redirected to a document it never got), it says ``resync`` and the page sends it whole again."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    output = "".join(f"row {n:3d}: {'value ' * 6}\n" for n in range(60))[:2000]
+    nb.cells = [nbformat.v4.new_code_cell("")] + [
+        nbformat.v4.new_code_cell(
+            f"part_{n} = {n}\nprint(part_{n})",
+            execution_count=n + 1,
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text=output)],
+        )
+        for n in range(60)
+    ]
+    nbformat.write(nb, lab.root / "many.ipynb")
+    sent: list[dict] = []  # the completion requests as the page sent them
+    redirect = threading.Event()
+
+    def route(page_side):
+        server_side = page_side.connect_to_server()
+
+        def to_server(message):
+            data = json.loads(message)
+            if data.get("type") == "complete":
+                sent.append(data)
+                if redirect.is_set() and not data["sync"].get("full"):
+                    redirect.clear()
+                    message = json.dumps({**data, "sync": {**data["sync"], "key": "never-sent"}})
+            server_side.send(message)
+
+        page_side.on_message(to_server)
+        server_side.on_message(page_side.send)
+
+    page.route_web_socket(re.compile(r"/jupyter-layers/ws"), route)
+    open_notebook(page, lab, "many.ipynb")
+    models.when("claude-haiku-5-5", "total = len(<CURSOR>", Turn([Text("parts)")]))
+    focus_cell_end(page, 0)
+    page.keyboard.type("total = len(", delay=300)  # slower than the completer's debouncing: a request per key
+    page.wait_for_function("() => document.querySelector('.jp-GhostText')?.textContent === 'parts)'")
+    first, *later = sent
+    assert first["sync"]["full"] and len(first["sync"]["cells"]) == 61 and len(json.dumps(first)) > 100_000
+    assert later, "one request per keystroke"
+    active = first["sync"]["order"][0]
+    for request in later:
+        assert "full" not in request["sync"] and [c["id"] for c in request["sync"]["cells"]] == [active]
+        assert len(json.dumps(request)) < 10_000
+
+    sent.clear()
+    redirect.set()
+    models.when("claude-haiku-5-5", "total = len(q<CURSOR>", Turn([Text("uarters)")]))
+    page.keyboard.type("q")
+    page.wait_for_function("() => document.querySelector('.jp-GhostText')?.textContent === 'uarters)'")
+    assert [bool(request["sync"].get("full")) for request in sent][:2] == [False, True]  # resync: sent whole again
+    assert sent[1]["id"] != sent[0]["id"] and len(sent[1]["sync"]["cells"]) == 61
 
 
 def test_edit_selection_shows_a_diff_and_reject_restores_the_cell_exactly(page, lab, models):

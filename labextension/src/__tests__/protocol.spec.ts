@@ -11,6 +11,7 @@ describe('the protocol', () => {
         'fixes',
         'notice',
         'prompt',
+        'resync',
         'rewrite',
         'sandbox',
         'step',
@@ -28,6 +29,7 @@ describe('the protocol', () => {
       { type: 'done', id: 'a', done: true, cost: '', steps: 2 },
       { type: 'error', id: 'a', message: 'nothing to escalate' },
       { type: 'cancelled', id: 'a' },
+      { type: 'resync', id: 'a', done: true, key: 'notebook-panel-1' },
       {
         type: 'rewrite',
         id: 'a',
@@ -73,8 +75,14 @@ describe('the protocol', () => {
       { type: 'complete', stream: 'complete:e', cells, cell: 0, offset: 3 },
       { type: 'rewrite', stream: 'edit:c', cells, cell: 0, instruction: 'two', selection: [0, 1] },
       { type: 'explore', stream: 'explore:n', cells, cell: 0, question: 'why?' },
-      { type: 'escalate', stream: 'escalate:n', cells, cell: 0 }
+      { type: 'escalate', stream: 'escalate:n', cells, cell: 0 },
+      {
+        type: 'complete',
+        stream: 'complete:e',
+        sync: { key: 'nb', full: true, cells: [{ ...cells[0], id: 'c1', version: 0 }], order: ['c1'] },
+        cell: 0
+      }
     ];
-    expect(requests.map(request => request.type)).toEqual(['complete', 'rewrite', 'explore', 'escalate']);
+    expect(requests.map(request => request.type)).toEqual(['complete', 'rewrite', 'explore', 'escalate', 'complete']);
   });
 });
