@@ -15,12 +15,13 @@ from jupyter_layers.config import JupyterLayers
 from jupyter_layers.context.situation import situation_from_notebook
 from jupyter_layers.dry_run import as_text, describe
 from jupyter_layers.engine import recipes
-from jupyter_layers.engine.complete import clean_answer, statement_end, stops
+from jupyter_layers.engine.complete import clean_answer, statement_end, stops, syntax_problem
 from jupyter_layers.models.anthropic import payload as anthropic_payload
 from jupyter_layers.models.messages import Infill, Request
 from jupyter_layers.models.openai_compat import payload as openai_payload
 from jupyter_layers.models.router import Router
 from jupyter_layers.prompts import complete_script
+from tests.fakes.model_server import Text, Turn
 
 SALES = {
     "name": "sales",
@@ -100,7 +101,8 @@ def test_the_script_holds_the_cells_above_then_the_state_then_the_cell_up_to_the
     assert request.infill.prefix == (
         "# # Sales\n# Load the data.\n\n# %%\n"
         "import pandas as pd\n# %matplotlib inline\nsales = pd.read_csv('sales.csv')\n\n# %%\n"
-        "# sales: DataFrame 5 rows × 3 columns, index RangeIndex; columns region:str, units:int64, price:object\n"
+        "# sales: DataFrame 5 rows × 3 columns, index RangeIndex; "
+        "columns 'region': str, 'units': int64, 'price': object\n"
         "units_by_region = sales.groupby("
     )  # pd is imported by a shown cell: no comment for it, no repeated import
     fim = complete_script.build(situation_at(nb, 2), 2000, fill_in_the_middle=True)
@@ -114,7 +116,7 @@ def test_imports_of_cells_left_out_of_the_budget_are_kept_as_statements():
     prefix = complete_script.build(situation_at(nb, 1), 400, fill_in_the_middle=False).infill.prefix
     assert "step_1 = 1" not in prefix
     assert prefix.endswith("import pandas as pd\n# sales: DataFrame 5 rows × 3 columns, index RangeIndex; "
-                           "columns region:str, units:int64, price:object\ntotal = sales.")  # fmt: skip
+                           "columns 'region': str, 'units': int64, 'price': object\ntotal = sales.")  # fmt: skip
 
 
 def test_secrets_in_cells_and_state_are_redacted():
@@ -203,3 +205,32 @@ def test_a_notebook_without_a_kernel_still_gets_a_script():
 )
 def test_the_space_before_the_cursor_is_healed(before, answer, inserted):
     assert clean_answer(before, answer, "continue", "line") == inserted
+
+
+# --- answers that cannot be code ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "answer", "extent", "problem"),
+    [
+        ("x = sales.groupby(", "region)", "statement", ""),
+        ("x = sales.groupby(", "\n    ['region'],\n    as_index=False,", "statement", "line 1: '(' was never closed"),
+        ("x = sales.groupby(", "'region',", "line", ""),  # ghost text: the rest of the call may follow
+        ("x = sales.groupby(", "]", "line", "line 1: closing parenthesis ']' does not match opening parenthesis '('"),
+        ("%matplotlib inline\nx = (", "1,", "line", ""),  # IPython's syntax is Python here
+        ("x = (1 +* 2)\ny = f(", "3)", "statement", ""),  # the error is the user's, before the cursor's line
+        ("%%bash\nls ", "-l (", "statement", ""),  # a cell magic's body is not Python
+    ],
+)
+def test_what_cannot_be_python_is_named(before, answer, extent, problem):
+    assert syntax_problem(before, answer, extent) == problem
+
+
+def test_a_continuation_that_does_not_parse_is_withheld_in_one_line(kernel, fake):
+    kernel.run("import pandas as pd\nsales = pd.DataFrame({'region': ['n', 's'], 'units': [1, 2]})")
+    fake.script(Turn([Text("\n    ['region'],\n    as_index=False,\n    sort=False,")]))
+    done = kernel.run("%%complete\nunits = sales.groupby(")
+    assert done.reply["content"]["status"] == "ok" and done.next_input is None  # nothing offered
+    assert done.last_display()["data"]["text/plain"] == ""  # what streamed came off the display
+    assert done.stderr.count("\n") == 1 and "%%complete:" in done.stderr
+    assert "does not parse (line 1: '(' was never closed)" in done.stderr

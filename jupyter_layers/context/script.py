@@ -4,7 +4,7 @@ Code models (and small models generally) were trained on files, not on notebooks
 the ``fim`` and ``continue`` completion formats show the notebook the way a script would hold it: cells in the
 percent format editors and Jupytext use (``# %%`` between cells), markdown and shell or magic lines as
 comments, and the live state as short comments above the active cell (``# sales: DataFrame 5 rows × 3
-columns; columns region:str, units:int64``), where a reader of the file would expect a note about the data.
+columns; columns 'region': str, 'units': int64``), where a reader of the file would expect a note about the data.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def state_comment(variable: dict) -> str:
     short_type = variable["type"].rsplit(".", 1)[-1]
     if not head.startswith((short_type, "def ", "class ", "method ")):
         head = f"{short_type} = {head}"
-    if variable.get("columns"):
-        head += "; columns " + ", ".join(f"{name}:{dtype}" for name, dtype in variable["columns"])
+    if variable.get("columns"):  # quoted as the code would write them: small models then write them so
+        head += "; columns " + ", ".join(f"{name!r}: {dtype}" for name, dtype in variable["columns"])
     line = f"# {variable['name']}: {head}"
     return line if len(line) <= STATE_LINE_CHARS else line[: STATE_LINE_CHARS - 1] + "…"
 

@@ -12,6 +12,8 @@ import ast
 import re
 from typing import Literal
 
+from IPython.core.inputtransformer2 import TransformerManager
+
 from ..context.script import heal_space_answer
 
 Extent = Literal["line", "statement"]  # ghost text in an editor / %%complete
@@ -21,6 +23,8 @@ LINE_TOKENS = 48  # a line of code; a small model that loops inside one line is 
 BLOCK_TOKENS = 160
 BLOCK_STOPS = ("\n\n", "\n# %%")
 STATEMENT_STOPS = ("\n\n\n", "\n# %%")
+
+_ipython_cells = TransformerManager()  # IPython's own idea of a cell: magics and shell escapes are fine
 
 FENCE = re.compile(r"^\s*```[\w+-]*[ \t]*\n?|\n?```\s*$")
 
@@ -95,11 +99,7 @@ def statement_end(before: str, text: str) -> str:
 
 
 def _parses(source: str) -> bool:
-    try:
-        ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return parse_error(source)[0] is None
 
 
 def clean_continuation(before: str, text: str, extent: Extent) -> str:
@@ -113,3 +113,31 @@ def clean_answer(before: str, text: str, prompt_format: str, extent: Extent) -> 
     if prompt_format == "chat":
         return clean_completion(before, text)
     return clean_continuation(before, text, extent)
+
+
+def syntax_problem(before: str, answer: str, extent: Extent) -> str:
+    """Why the cell up to the end of the answer cannot be Python, or "" when it can. Ghost text is judged as the
+    start of a cell (whatever follows may finish it); ``%%complete``'s cell must parse whole. An error in the
+    lines the user wrote before the cursor's is theirs, not the answer's: nothing is reported then."""
+    if before.lstrip().startswith("%%"):  # a cell magic's body need not be Python
+        return ""
+    if extent == "line":
+        if _ipython_cells.check_complete(before + answer)[0] != "invalid":
+            return ""
+        if _ipython_cells.check_complete(before)[0] == "invalid":
+            return ""
+        line, message = parse_error(before + answer)
+        return f"line {line}: {message}" if line else "it cannot be Python whatever follows"
+    line, message = parse_error(before + answer)
+    if line is None or line <= before.count("\n"):
+        return ""
+    return f"line {line}: {message}"
+
+
+def parse_error(source: str) -> tuple[int | None, str]:
+    """The parser's line and message for a cell (IPython syntax transformed first), or (None, "")."""
+    try:
+        ast.parse(_ipython_cells.transform_cell(source))
+    except SyntaxError as error:
+        return error.lineno, error.msg
+    return None, ""

@@ -7,8 +7,8 @@ import dataclasses
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..engine import recipes
-from ..engine.complete import clean_answer
+from ..engine import junk, recipes
+from ..engine.complete import clean_answer, syntax_problem
 from .kernel_situation import layer_situation
 from .live import LiveOutput, code_block
 from .session import KernelSession, report_errors
@@ -54,7 +54,12 @@ class CompleteMagics(Magics):
             stop = self.session.run("%%complete", route, request, live, lambda text: code_block(before + cleaned(text)))
             if stop is None:
                 return
-            whole = before + cleaned(stop.message.text)
+            answer = cleaned(stop.message.text)
+            problem = syntax_problem(before, answer, "statement")
+            if problem:  # withheld: the streamed code comes off the display too
+                live.show({"text/plain": ""}, force=True)
+                raise junk.unusable(route, f"its continuation does not parse ({problem})")
+            whole = before + answer
             live.finish(code_block(whole), {"jupyter_layers": {"layer": "complete", "model": route.label}})
             completed.append(whole)
         self.shell.set_next_input(completed[0], replace=False)

@@ -41,7 +41,7 @@ from prompt_toolkit.document import Document
 
 from ..context.situation import Situation
 from ..engine import recipes
-from ..engine.complete import clean_answer
+from ..engine.complete import clean_answer, syntax_problem
 from ..errors import LayersError
 from ..models.stream import Reply, background_loop
 from .kernel_situation import kernel_situation
@@ -131,7 +131,9 @@ class KernelSuggest(AutoSuggest):
             log.debug("no model suggestion in the terminal: %s", error)
             return
         self.session.ledger.record("complete", reply.model, reply.usage)
-        text = suggestion_line(clean_answer(document.text_before_cursor, reply.text, prompt_format, "line"))
+        before = document.text_before_cursor
+        answer = clean_answer(before, reply.text, prompt_format, "line")
+        text = "" if syntax_problem(before, answer, "line") else suggestion_line(answer)
         if text and buffer.document == document:
             buffer.suggestion = Suggestion(text)
             buffer.on_suggestion_set.fire()  # the buffer's control listens to this event: the prompt redraws

@@ -51,7 +51,25 @@ def _llama_cpp():
         import llama_cpp
     except ImportError:
         raise errors.EmbeddedModelUnavailable("llama-cpp-python (runs the offline model) is not installed") from None
+    _route_llama_log(llama_cpp)
     return llama_cpp
+
+
+_llama_log_callback = None  # kept referenced: llama.cpp holds only the C pointer
+
+
+def _route_llama_log(llama_cpp) -> None:
+    """llama.cpp's log goes to this module's logger, at debug level. llama-cpp-python's own callback prints some
+    of it (a model's load notes) to ``sys.stderr`` whatever ``verbose`` says, which in a kernel is the cell."""
+    global _llama_log_callback
+    if _llama_log_callback is None:
+
+        @llama_cpp.llama_log_callback
+        def to_logger(level: int, text: bytes, user_data) -> None:
+            log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+        _llama_log_callback = to_logger
+        llama_cpp.llama_log_set(to_logger, ctypes.c_void_p(0))
 
 
 def check_gguf(path: str) -> None:
@@ -82,13 +100,7 @@ def infill_tokens(path: str) -> InfillTokens | None:
     llama_cpp = _llama_cpp()
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
-    llama_log = logging.getLogger("llama-cpp-python")  # llama-cpp-python prints llama.cpp's log by its level
-    level = llama_log.level
-    llama_log.setLevel(logging.CRITICAL)  # a vocabulary's load log is noise in a user's terminal
-    try:
-        model = llama_cpp.llama_model_load_from_file(path.encode(), params)
-    finally:
-        llama_log.setLevel(level)
+    model = llama_cpp.llama_model_load_from_file(path.encode(), params)
     if model is None:
         raise errors.ConfigError(f"llama.cpp cannot read the vocabulary of {os.path.basename(path)}")
     try:
@@ -455,9 +467,10 @@ class EmbeddedProvider(Provider):
         self.context = context
 
     def resolve(self, spec: str) -> str:
-        """The model file for a model spec: a shipped model's name, or a path to a GGUF file."""
+        """The model file for a model spec: a shipped model's name (empty: SmolLM2, which chats; the router
+        names each layer's), or a path to a GGUF file."""
         _llama_cpp()
-        shipped = shipped_models.SHIPPED.get(spec)
+        shipped = shipped_models.SHIPPED.get(spec or shipped_models.SMOLLM2.name)
         path = shipped.path() if shipped else os.path.abspath(os.path.expanduser(spec))
         check_gguf(path)
         return path
