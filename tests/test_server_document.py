@@ -12,7 +12,7 @@ from jupyter_layers.context.situation import situation_from_notebook
 from jupyter_layers.server.document import NotebookDocument
 from jupyter_layers.server.documents import MAX_DOCUMENTS
 from tests.fakes.model_server import Text, Turn
-from tests.test_server_completion import jp_server_config, replies  # noqa: F401 (the server's fixture)
+from tests.test_server_completion import jp_server_config, prompt_for, replies  # noqa: F401 (the server's fixture)
 
 SALES = {"cell_type": "markdown", "source": "# Sales"}
 PRICES = {"cell_type": "code", "source": "prices = [1.5, 2.5]", "execution_count": 1}
@@ -33,16 +33,6 @@ def whole(request_id: str, cells: list[dict], active: int) -> str:
     return json.dumps({"type": "complete", "id": request_id, "stream": "editor", "cells": cells, "cell": active})
 
 
-async def prompt_of(ws, fake, message: str, request_id: str) -> str:
-    """The prompt the model got for one request."""
-    count = len(fake.requests)
-    ws.write_message(message)
-    received = await replies(ws, request_id)
-    assert received[-1]["type"] == "stream" and received[-1]["done"], received
-    (body,) = [r.body for r in fake.requests[count:] if r.path == "/v1/messages"]
-    return json.dumps(body["messages"])
-
-
 async def test_the_document_is_sent_whole_once_then_only_what_changed(jp_ws_fetch, fake):
     """Edits, a move, a deletion and an insertion by deltas each give the prompt of the same document sent whole."""
     fake.respond_with(lambda request: Turn([Text("ces)")]))
@@ -50,7 +40,7 @@ async def test_the_document_is_sent_whole_once_then_only_what_changed(jp_ws_fetc
     order = ["a", "b", "c"]
     cells = {"a": cell("a", 0, SALES), "b": cell("b", 0, PRICES), "c": cell("c", 0, TYPING)}
     full = {"key": "nb", "full": True, "cells": list(cells.values()), "order": order}
-    first = await prompt_of(ws, fake, complete("s1", full, 2), "s1")
+    first = await prompt_for(ws, fake, complete("s1", full, 2), "s1")
     assert "prices = [1.5, 2.5]" in first and "# Sales" in first and "total = sum(pri<CURSOR>" in first
 
     steps = [  # (the cells that changed, the new order or None)
@@ -66,8 +56,8 @@ async def test_the_document_is_sent_whole_once_then_only_what_changed(jp_ws_fetc
         cells = {cell_id: cells[cell_id] for cell_id in order}
         active = order.index("c")
         sync = {"key": "nb", "cells": changed} | ({"order": new_order} if new_order else {})
-        by_delta = await prompt_of(ws, fake, complete(f"d{number}", sync, active), f"d{number}")
-        by_whole = await prompt_of(ws, fake, whole(f"w{number}", list(cells.values()), active), f"w{number}")
+        by_delta = await prompt_for(ws, fake, complete(f"d{number}", sync, active), f"d{number}")
+        by_whole = await prompt_for(ws, fake, whole(f"w{number}", list(cells.values()), active), f"w{number}")
         assert by_delta == by_whole, (number, by_delta, by_whole)
     assert "prices" not in by_delta and "tax = 0.2" in by_delta  # deleted, inserted
     ws.close()
