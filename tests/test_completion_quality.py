@@ -37,7 +37,10 @@ def wine_cursors():
 
 
 def answers(config: str, cursors) -> list[quality.Answer]:
-    return asyncio.run(quality.answers_for(config, quality.router_for(config, {}), cursors))
+    """Bounded by tokens, not seconds: a chat answer may take at most a line's worth (48), as ghost text does."""
+    router = quality.router_for(config, {})
+    router.config.max_tokens = {"complete": 48}
+    return asyncio.run(quality.answers_for(config, router, cursors))
 
 
 def test_the_default_continues_real_lines_and_beats_the_chat_prompt(wine_cursors):

@@ -13,8 +13,10 @@ changed after the stable part of the prompt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import functools
+import io
 import itertools
 import json
 import logging
@@ -51,25 +53,17 @@ def _llama_cpp():
         import llama_cpp
     except ImportError:
         raise errors.EmbeddedModelUnavailable("llama-cpp-python (runs the offline model) is not installed") from None
-    _route_llama_log(llama_cpp)
     return llama_cpp
 
 
-_llama_log_callback = None  # kept referenced: llama.cpp holds only the C pointer
-
-
-def _route_llama_log(llama_cpp) -> None:
-    """llama.cpp's log goes to this module's logger, at debug level. llama-cpp-python's own callback prints some
-    of it (a model's load notes) to ``sys.stderr`` whatever ``verbose`` says, which in a kernel is the cell."""
-    global _llama_log_callback
-    if _llama_log_callback is None:
-
-        @llama_cpp.llama_log_callback
-        def to_logger(level: int, text: bytes, user_data) -> None:
-            log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
-
-        _llama_log_callback = to_logger
-        llama_cpp.llama_log_set(to_logger, ctypes.c_void_p(0))
+@contextlib.contextmanager
+def quiet_load():
+    """While a model loads, nothing reaches ``sys.stderr``: llama-cpp-python prints some of llama.cpp's load notes
+    there whatever ``verbose`` says, which in a kernel is the cell's output. (A custom llama.cpp log callback would
+    do it without touching ``sys.stderr``, but its ctypes thunk can be freed at interpreter exit before llama.cpp's
+    last log line: a crash.)"""
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 def check_gguf(path: str) -> None:
@@ -100,7 +94,8 @@ def infill_tokens(path: str) -> InfillTokens | None:
     llama_cpp = _llama_cpp()
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
-    model = llama_cpp.llama_model_load_from_file(path.encode(), params)
+    with quiet_load():
+        model = llama_cpp.llama_model_load_from_file(path.encode(), params)
     if model is None:
         raise errors.ConfigError(f"llama.cpp cannot read the vocabulary of {os.path.basename(path)}")
     try:
@@ -195,7 +190,8 @@ def _open(path: str, context: int, threads: int) -> LoadedModel:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     try:
-        llama = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False)
+        with quiet_load():
+            llama = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False)
     except ValueError as exc:  # "Failed to load model from file": an architecture this llama.cpp does not know
         raise errors.ConfigError(f"llama.cpp cannot load {os.path.basename(path)}: {exc}") from None
     eos, bos = llama.token_eos(), llama.token_bos()
