@@ -36,13 +36,9 @@ def heal_space_prompt(before: str) -> str:
 def heal_space_answer(before: str, answer: str) -> str:
     """The answer without the spaces ``heal_space_prompt`` took from the prompt and the model wrote again."""
     removed = before[len(heal_space_prompt(before)) :]
-    return (
-        answer[len(removed) :]
-        if removed and answer.startswith(removed)
-        else answer.lstrip(" \t")
-        if removed
-        else answer
-    )
+    if not removed:
+        return answer
+    return answer[len(removed) :] if answer.startswith(removed) else answer.lstrip(" \t")
 
 
 def cell_script(view: CellView) -> str:
