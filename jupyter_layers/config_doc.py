@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from traitlets import Bool, Dict, Enum, Float, Int, TraitType, Unicode
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitType, Unicode
 
 from .config import LAYERS, JupyterLayers
 from .sandbox.safety import FORCE_FORK
@@ -20,8 +20,12 @@ TOPICS = (
     ("Providers and models", ("provider", "complete_model", "edit_model", "explore_model", "escalate_model")),
     ("Layer 1: completion (docs/completion.md)", ("complete_format",)),
     ("Sizes: answers and prompts", ("max_tokens", "context_budget")),
-    ("Anthropic", ("anthropic_api_key", "anthropic_base_url")),
-    ("OpenAI-compatible server (Ollama, vLLM, llama.cpp)", ("openai_base_url", "openai_api_key", "openai_model")),
+    ("Anthropic", ("anthropic_api_key", "anthropic_auth_token", "anthropic_base_url", "anthropic_default_headers")),
+    ("Claude on Amazon Bedrock and Google Vertex AI", ("aws_region", "vertex_region", "vertex_project_id")),
+    (
+        "OpenAI-compatible server (Ollama, vLLM, llama.cpp)",
+        ("openai_base_url", "openai_api_key", "openai_model", "openai_api"),
+    ),
     ("Embedded offline models", ("gguf_path", "embedded_threads", "embedded_context")),
     ("Network calls", ("request_timeout", "max_retries")),
     ("Layer 3: explore", ("explore_max_steps", "explore_step_timeout", "explore_token_budget")),
@@ -30,6 +34,10 @@ TOPICS = (
         ("escalate_thinking", "escalate_effort", "thinking_budget", "escalate_max_cost", "escalate_auto"),
     ),
     ("Terminal IPython", ("terminal_suggestions", "terminal_debounce")),
+    (
+        "Shared deployments: JupyterHub (docs/deploy.md)",
+        ("allowed_providers", "allowed_models", "max_daily_cost", "max_monthly_cost", "kernel_models"),
+    ),
 )
 
 ENVIRONMENT = (
@@ -45,8 +53,53 @@ ENVIRONMENT = (
     ),
     ("ANTHROPIC_BASE_URL", "The default of `anthropic_base_url`: send Anthropic requests to a proxy or gateway."),
     (
+        "AWS_REGION",
+        "The default of `aws_region` (Bedrock); `AWS_DEFAULT_REGION` when it is not set, then the AWS profile's "
+        "region. AWS credentials themselves are read by boto3 (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, "
+        "`AWS_SESSION_TOKEN`, `AWS_PROFILE`, ~/.aws), never by jupyter_layers.",
+    ),
+    ("AWS_DEFAULT_REGION", "The default of `aws_region` when `AWS_REGION` is not set."),
+    (
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "A Bedrock API key: the SDK sends it as a bearer token instead of signing with AWS credentials.",
+    ),
+    (
+        "CLOUD_ML_REGION",
+        "The default of `vertex_region` (Vertex AI). Google credentials are read by google-auth "
+        "(`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's application-default credentials), never by jupyter_layers.",
+    ),
+    ("ANTHROPIC_VERTEX_PROJECT_ID", "The default of `vertex_project_id`; else the Google credentials' project."),
+    (
         "OPENAI_API_KEY",
         "The key for the OpenAI-compatible server when `openai_api_key` is not set (local servers need none).",
+    ),
+    (
+        "OPENAI_BASE_URL",
+        "With `provider = \"auto\"`, no Anthropic key and no `openai_base_url`: the OpenAI-compatible server every "
+        "layer uses (the model is `openai_model`, else the first its `/v1/models` lists).",
+    ),
+    (
+        "OLLAMA_HOST",
+        "As `OPENAI_BASE_URL`, for Ollama: `host:port` as Ollama reads it (default port 11434; `0.0.0.0` means "
+        "this machine), served at `/v1`.",
+    ),
+    (
+        "JPY_SESSION_NAME",
+        "Set by the Jupyter server for each kernel: the notebook whose usage the kernel's calls are recorded under.",
+    ),
+    (
+        "JUPYTERHUB_USER",
+        "Set by JupyterHub: the user whose usage file and spending caps apply (else the operating-system user).",
+    ),
+    (
+        "JUPYTERHUB_API_TOKEN",
+        "Set by JupyterHub in a single-user server: with `kernel_models = \"auto\"`, kernels then reach models "
+        "through the server, which holds the keys.",
+    ),
+    (
+        "JUPYTER_LAYERS_RELAY",
+        "Set by the server extension for its kernels when they reach models through it (`kernel_models`): the "
+        "relay's address and token. Not for users to set.",
     ),
     (
         FORCE_FORK,
@@ -100,8 +153,12 @@ the API keys: a key typed into a cell is saved with the notebook; use the enviro
 def type_text(trait: TraitType) -> str:
     if isinstance(trait, Enum):
         return "one of " + ", ".join(f"`{value}`" for value in trait.values)
+    if isinstance(trait, Dict) and not isinstance(trait._key_trait, Enum):
+        return f"dict: {type_text(trait._key_trait)} → {type_text(trait._value_trait)}"
     if isinstance(trait, Dict):
         return f"dict: layer ({', '.join(f'`{layer}`' for layer in LAYERS)}) → {type_text(trait._value_trait)}"
+    if isinstance(trait, List):
+        return f"list of {type_text(trait._trait)}s"
     names = {Unicode: "string", Int: "int", Float: "float", Bool: "bool"}
     return next(name for kind, name in names.items() if isinstance(trait, kind))
 

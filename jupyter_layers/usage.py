@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from .models.events import Usage
 
-# (input, output) in USD per million tokens, first matching prefix wins.
+# (input, output) in USD per million tokens; the first family found in the model id wins (so cloud ids such as
+# Bedrock's `us.anthropic.claude-sonnet-4-5-20250929-v1:0` and Vertex's `claude-sonnet-4-5@20250929` are priced).
 PRICES = (
     ("claude-opus-4-1", (15.0, 75.0)),
     ("claude-opus-4-0", (15.0, 75.0)),
@@ -25,8 +26,8 @@ CACHE_READ = 0.10
 
 
 def price(model: str) -> tuple[float, float] | None:
-    for prefix, prices in PRICES:
-        if model.startswith(prefix):
+    for family, prices in PRICES:
+        if family in model:
             return prices
     return None
 

@@ -22,11 +22,17 @@ def isolated_environment(monkeypatch, tmp_path):
         "ANTHROPIC_CUSTOM_HEADERS",
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
+        "OLLAMA_HOST",
+        "JUPYTERHUB_USER",
+        "JUPYTERHUB_API_TOKEN",
+        "JUPYTER_LAYERS_RELAY",
     ):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so a value a server extension sets is gone after the test
+        monkeypatch.delenv(name)
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "anthropic-config"))
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter-config"))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))  # where usage is recorded
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,11 @@ from ..config import JupyterLayers
 from ..errors import LayersError
 from ..headless.terminal_run import error_line
 
-KEY_VARIABLES = {"anthropic_api_key": "ANTHROPIC_API_KEY", "openai_api_key": "OPENAI_API_KEY"}
+KEY_VARIABLES = {
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_auth_token": "ANTHROPIC_AUTH_TOKEN",
+    "openai_api_key": "OPENAI_API_KEY",
+}
 
 
 class LayersSubcommand(JupyterApp):

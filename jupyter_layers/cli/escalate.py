@@ -79,7 +79,7 @@ class EscalateApp(CancellableSubcommand):
             raise NotebookError(f"{path} has no cells")
         target = writing_target(path, self.output, self.in_place, self.apply)
         config = self.layers_config()
-        router = Router(config)
+        router = Router(config, notebook=os.path.abspath(path))
         route = router.route("escalate", self.model)
         notice = router.offline_notice()
         if notice and not self.json_output:

@@ -70,7 +70,7 @@ class ExploreApp(CancellableSubcommand):
         if not nb.cells or upto > len(nb.cells):
             raise NotebookError(f"{path} has {len(nb.cells)} cells: --upto {upto} is outside it")
         config = self.layers_config()
-        router = Router(config)
+        router = Router(config, notebook=os.path.abspath(path))
         route = router.route("explore", self.model)
         self.say(router.offline_notice())
         with NotebookKernel(nb, os.path.dirname(os.path.abspath(path))) as kernel:

@@ -7,6 +7,7 @@ No kernel is started: the saved outputs stand in for the kernel, as in `jupyter 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from traitlets import Bool, Int, Unicode
@@ -82,7 +83,7 @@ class RewriteApp(CancellableSubcommand):
         selection = edit_selection(source, self.lines)
         situation = situation_from_notebook(nb, self.cell, path=path, instruction=instruction, selection=selection)
         config = self.layers_config()
-        router = Router(config)
+        router = Router(config, notebook=os.path.abspath(path))
         route = router.route("edit", self.model)
         notice = router.offline_notice()
         if notice and not self.json_output:

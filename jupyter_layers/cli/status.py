@@ -6,7 +6,7 @@ import json
 
 from ..models.router import Router
 from ..sandbox.protections import here
-from ..status import format_sandbox, format_status, layer_status
+from ..status import format_sandbox, format_status, layer_status, spending_status
 from .base import LayersSubcommand
 
 
@@ -15,9 +15,11 @@ class StatusApp(LayersSubcommand):
     description = "Show which provider and model serve each layer, and what protects scratch cells on this machine."
 
     def run(self) -> None:
-        rows = layer_status(Router(self.layers_config()))
+        router = Router(self.layers_config())
+        rows, spending = layer_status(router), spending_status(router)
         protections = here()  # a kernel's fork here gets the same: same machine, same user (no GPU context)
         if self.json_output:
-            print(json.dumps({**rows, "sandbox": protections.to_dict()}))  # the layers' keys stay where they were
+            # the layers' keys stay where they were
+            print(json.dumps({**rows, "sandbox": protections.to_dict(), "spending": spending}))
         else:
-            print(f"{format_status(rows)}\n{format_sandbox(protections)}")
+            print(f"{format_status(rows, spending)}\n{format_sandbox(protections)}")

@@ -7,8 +7,11 @@ To load it in every kernel, add to ``ipython_kernel_config.py`` (or ``ipython_co
 
 from __future__ import annotations
 
+import os
+
 from ..config import JupyterLayers
 from ..kernel import cell_history
+from ..models.relay import Relay, RelayAddress
 from ..models.router import Router
 from . import questions, terminal
 from .complete import CompleteMagics
@@ -22,7 +25,11 @@ from .session import KernelSession
 def load_ipython_extension(shell) -> None:
     settings = JupyterLayers(parent=shell)
     shell.configurables.append(settings)  # so `%config JupyterLayers.<option> = ...` reaches it
-    session = KernelSession(shell, settings, Router(settings))
+    # JPY_SESSION_NAME: the notebook a Jupyter server started this kernel for (its usage is recorded under it);
+    # JUPYTER_LAYERS_RELAY: that server holds the keys, and this kernel's model calls go through it
+    notebook, address = os.environ.get("JPY_SESSION_NAME", ""), RelayAddress.from_environment()
+    relay = Relay(address, notebook, settings.request_timeout) if address else None
+    session = KernelSession(shell, settings, Router(settings, notebook=notebook, relay=relay))
     cell_history.register(shell)  # the last error and when each name was bound, for every layer's context
     questions.register(shell)
     for magics in (LayersMagics, CompleteMagics, RewriteMagics, ExploreMagics, EscalateMagics):

@@ -8,12 +8,19 @@ import json
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import TraitError
 
-from ..config import LAYERS
+from ..config import LAYERS, SECRET_SETTINGS
 from ..dry_run import as_text, describe, plan
 from ..errors import ConfigError
 from ..kernel import snapshot
 from ..sandbox.protections import here
-from ..status import format_sandbox, format_status, layer_status
+from ..status import (
+    format_notebook_usage,
+    format_sandbox,
+    format_spending,
+    format_status,
+    layer_status,
+    spending_status,
+)
 from .escalate import escalation_history
 from .kernel_situation import layer_situation
 from .live import error_line
@@ -45,7 +52,7 @@ class LayersMagics(Magics):
         if command == "status":
             self.status()
         elif command == "usage":
-            print(self.session.ledger.table())
+            self.usage()
         elif command == "prompt":
             self.prompt(rest, (cell or "").removesuffix("\n"))  # IPython appends a newline to the body
         elif command == "config":
@@ -59,9 +66,16 @@ class LayersMagics(Magics):
         if notice:
             print(notice)
         state = snapshot()
-        print(format_status(rows))
+        print(format_status(rows, spending_status(self.session.router)))
         print(format_sandbox(here()))  # this kernel's: a fork of it is where scratch cells run
         print(f"kernel state: {state['total']} variables (summarised in {state['elapsed_ms']:.1f} ms)")
+
+    def usage(self) -> None:
+        """This kernel's calls, then what the user spent and what this notebook used over time (on disk)."""
+        router = self.session.router
+        print(self.session.ledger.table())
+        print(format_spending(spending_status(router)))
+        print(format_notebook_usage(router.notebook_usage(), router.notebook))
 
     def prompt(self, words: list[str], source: str) -> None:
         as_json = "--json" in words
@@ -80,7 +94,7 @@ class LayersMagics(Magics):
         settings = self.session.settings
         if not words:
             for name in sorted(settings.class_own_traits(config=True)):
-                if not name.endswith("api_key"):
+                if name not in SECRET_SETTINGS:
                     print(f"{name} = {getattr(settings, name)!r}")
             return
         if len(words) < 2:
@@ -88,7 +102,7 @@ class LayersMagics(Magics):
         name, raw = words
         if name not in settings.class_own_traits(config=True):
             raise ConfigError(f"unknown setting {name!r}", "%layers config lists them")
-        if name.endswith("api_key"):
+        if name in SECRET_SETTINGS:
             raise ConfigError(
                 "keys typed into a cell are saved with the notebook", "set ANTHROPIC_API_KEY in the environment"
             )

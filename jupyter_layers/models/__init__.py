@@ -1,9 +1,14 @@
-"""The model layer: one request shape, one event stream, several providers."""
+"""The model layer: one request shape, one event stream, several providers.
+
+The router (``models.router``) is imported from its module: it sits on the limits and the usage record, which
+sit on these types.
+"""
 
 from .base import Provider
 from .events import Event, Failure, Stop, TextDelta, ThinkingDelta, ToolCall, Usage
 from .messages import (
     Message,
+    OpaqueReasoning,
     RedactedThinking,
     Request,
     Text,
@@ -13,7 +18,6 @@ from .messages import (
     ToolResult,
     ToolUse,
 )
-from .router import Route, Router
 from .stream import ModelStream, Reply
 
 __all__ = [
@@ -21,12 +25,11 @@ __all__ = [
     "Failure",
     "Message",
     "ModelStream",
+    "OpaqueReasoning",
     "Provider",
     "RedactedThinking",
     "Reply",
     "Request",
-    "Route",
-    "Router",
     "Stop",
     "Text",
     "TextDelta",

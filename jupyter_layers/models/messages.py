@@ -61,7 +61,25 @@ class ToolResult:
     type: Literal["tool_result"] = "tool_result"
 
 
-Block = Text | ThinkingText | RedactedThinking | ToolUse | ToolResult
+@dataclass(frozen=True)
+class OpaqueReasoning:
+    """An OpenAI reasoning item (Responses API): its reasoning is encrypted, ``summary`` the readable part.
+
+    With ``store=False`` nothing is kept on OpenAI's side, so the item must be sent back whole in later turns
+    for the model to keep its reasoning across tool calls. Only the Responses API can read it; Claude and chat
+    completions never see it.
+    """
+
+    id: str
+    encrypted_content: str
+    summary: tuple[str, ...] = ()
+    type: Literal["openai_reasoning"] = "openai_reasoning"
+
+    def __post_init__(self):
+        object.__setattr__(self, "summary", tuple(self.summary))  # a list after a JSON round trip (the relay)
+
+
+Block = Text | ThinkingText | RedactedThinking | OpaqueReasoning | ToolUse | ToolResult
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class ModelRun:
         with self._lock:
             if self.stopped.is_set():
                 return None
-            stream = self._stream = self.route.provider.stream(request)
+            stream = self._stream = self.route.stream(request)
         screen = junk.Screen(request) if self.route.layer in junk.SCREENED_LAYERS else None
         text = thinking = ""
         shown = 0  # how much of the text the sink has: the screen may hold back the end

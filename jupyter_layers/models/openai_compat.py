@@ -13,8 +13,10 @@ import openai
 
 from .. import errors
 from .base import Provider
+from .error_body import GATEWAY_HINT, is_json, one_line, with_status
 from .events import Event, Stop, TextDelta, ThinkingDelta, ToolCall, Usage
 from .messages import Message, Request, Text, ToolResult, ToolUse
+from .openai_responses import OPENAI_APIS, ResponseEvents, chosen_api, responses_payload
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 
@@ -89,19 +91,26 @@ def payload(request: Request) -> dict:
 
 
 def translate_error(exc: Exception, base_url: str, model: str, streamed: bool) -> errors.LayersError:
-    """One typed, one-line error for whatever the SDK raised."""
+    """One typed, one-line error for whatever the SDK raised (a proxy's HTML page becomes its status and title)."""
     if isinstance(exc, openai.APIStatusError):
+        content_type = exc.response.headers.get("content-type", "")
+        text = one_line(exc.status_code, exc.body, content_type)
+        # Model servers answer errors in JSON; a page or bare text came from something in between.
+        gateway = None if is_json(content_type) else GATEWAY_HINT
         if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            return errors.AuthenticationFailed(f"{base_url} refused the credentials: {exc.message}")
+            return errors.AuthenticationFailed(f"{base_url} refused the credentials: {text}", gateway)
+        if isinstance(exc, openai.NotFoundError) and gateway:
+            return errors.ModelNotFound(f"no model {model!r} at {base_url}: {with_status(404, text)}", gateway)
         if isinstance(exc, openai.NotFoundError):
             return errors.ModelNotFound(f"{base_url} does not serve the model {model!r}")
         if isinstance(exc, openai.RateLimitError):
             return errors.RateLimited(f"{base_url} rate limit reached")
         if isinstance(exc, openai.BadRequestError):
-            return errors.BadRequest(f"{base_url} rejected the request: {exc.message}")
+            return errors.BadRequest(f"{base_url} rejected the request: {text}", gateway)
         if exc.status_code in (503, 529):
-            return errors.Overloaded(f"{base_url} is overloaded ({exc.status_code})")
-        return errors.ProviderError(f"{base_url} error {exc.status_code}: {exc.message}")
+            status = with_status(exc.status_code, text) if gateway else exc.status_code
+            return errors.Overloaded(f"{base_url} is overloaded ({status})", gateway)
+        return errors.ProviderError(f"{base_url} error {with_status(exc.status_code, text)}", gateway)
     if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
         return errors.TimedOut(f"no answer from {base_url} within the timeout ({model})")
     if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
@@ -109,8 +118,8 @@ def translate_error(exc: Exception, base_url: str, model: str, streamed: bool) -
             return errors.StreamInterrupted(f"the connection to {base_url} dropped in the middle of the answer")
         return errors.ConnectionFailed(f"cannot reach {base_url}", "is the local model server running?")
     if isinstance(exc, openai.APIError):  # an error object inside a stream that had started
-        return errors.StreamInterrupted(f"the answer from {base_url} broke off: {exc.message}")
-    return errors.ProviderError(f"unexpected answer from {base_url}: {exc}")
+        return errors.StreamInterrupted(f"the answer from {base_url} broke off: {one_line(None, exc.message)}")
+    return errors.ProviderError(f"unexpected answer from {base_url}: {one_line(None, str(exc))}")
 
 
 class _ToolCallParts:
@@ -136,20 +145,36 @@ class _ToolCallParts:
 
 
 class OpenAICompatProvider(Provider):
-    """Streams chat completions; reasoning text (``reasoning_content`` / ``reasoning``) becomes thinking deltas."""
+    """Streams chat completions; reasoning text (``reasoning_content`` / ``reasoning``) becomes thinking deltas.
+    OpenAI's reasoning models go through the Responses API instead (``api``: config.openai_api, decided per
+    request from the model's name; models/openai_responses.py)."""
 
     name = "openai"
 
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60.0, max_retries: int = 2):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        api: str = "auto",
+    ):
+        if api not in OPENAI_APIS:
+            raise errors.ConfigError(f"unknown OpenAI API {api!r}; c.JupyterLayers.openai_api is one of {OPENAI_APIS}")
         self.base_url = base_url
+        self.api = api
         # Local servers ignore the key, but the SDK insists on one.
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self.timeout = timeout
         self.max_retries = max_retries
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    def uses_responses(self, request: Request) -> bool:
+        """A code completion (``infill``) always goes to ``/v1/completions``: the Responses API has no infill."""
+        return request.infill is None and chosen_api(self.api, request.model) == "responses"
+
     def payload(self, request: Request) -> dict:
-        return payload(request)
+        return responses_payload(request) if self.uses_responses(request) else payload(request)
 
     def client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
@@ -163,6 +188,10 @@ class OpenAICompatProvider(Provider):
         return self._clients[loop]
 
     async def events(self, request: Request) -> AsyncIterator[Event]:
+        if self.uses_responses(request):
+            async for event in self._responses(request):
+                yield event
+            return
         text: list[str] = []
         calls: dict[int, _ToolCallParts] = {}
         finish, usage, model = "stop", Usage(), request.model
@@ -203,3 +232,14 @@ class OpenAICompatProvider(Provider):
         yield usage
         content = ((Text("".join(text)),) if text else ()) + tuple(tool_uses)
         yield Stop(STOP_REASONS.get(finish, finish), Message("assistant", content), model)
+
+    async def _responses(self, request: Request) -> AsyncIterator[Event]:
+        """One streamed ``responses.create``; its events become the project's as they arrive."""
+        translation = ResponseEvents(request.model, self.base_url)
+        try:
+            stream = await self.client().responses.create(**responses_payload(request))
+            async with stream:
+                async for event in translation.events(stream):
+                    yield event
+        except (openai.APIError, httpx2.TransportError) as exc:
+            raise translate_error(exc, self.base_url, request.model, translation.streamed) from None

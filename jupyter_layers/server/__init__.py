@@ -8,6 +8,7 @@ only through the Jupyter messaging protocol, and each kernel's context is held b
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from jupyter_server.utils import url_path_join
@@ -16,6 +17,8 @@ from ..config import JupyterLayers
 from ..explore.agent import Exploration
 from ..models.router import Router
 from ..usage import UsageLedger
+from . import custody
+from . import relay as relay_handlers
 from .handlers import StatusHandler
 from .kernel_context import KERNEL_ACTIONS, KernelContexts
 from .socket import LayersSocket
@@ -35,17 +38,46 @@ class ServerState:
         return self.ledgers.setdefault(path, UsageLedger())
 
 
+def notebook_ids(server_app):
+    """A notebook's id from its path: the file id server extension's, which follows renames (the path where the
+    notebook is not a file of this server's)."""
+
+    def notebook_id(path: str) -> str:
+        file_ids = server_app.web_app.settings.get("file_id_manager")
+        root = os.path.abspath(server_app.root_dir)
+        if os.path.isabs(path) and os.path.commonpath([root, os.path.abspath(path)]) == root:
+            path = os.path.relpath(path, root)  # a kernel's JPY_SESSION_NAME is absolute
+        return (file_ids.index(path) if file_ids and path else None) or path
+
+    return notebook_id
+
+
 def _load_jupyter_server_extension(server_app) -> None:
     settings = JupyterLayers(parent=server_app)
     contexts = KernelContexts(server_app.kernel_manager, server_app.log)
     server_app.event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=contexts.kernel_action)
-    state = ServerState(settings, Router(settings), contexts)
+    state = ServerState(settings, Router(settings, notebook_id=notebook_ids(server_app)), contexts)
     base = url_path_join(server_app.web_app.settings["base_url"], "jupyter-layers")
-    server_app.web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base, "status"), StatusHandler, {"state": state}),
-            (url_path_join(base, "ws"), LayersSocket, {"state": state}),
-        ],
-    )
+    handlers = [
+        (url_path_join(base, "status"), StatusHandler, {"state": state}),
+        (url_path_join(base, "ws"), LayersSocket, {"state": state}),
+    ]
+    if custody.kernels_through_server(settings):
+        moved = custody.hold_keys(settings)
+        address = custody.open_relay(server_app)
+        relay = {"state": state, "token": address.token}
+        handlers += [
+            (url_path_join(base, "relay", name), handler, relay)
+            for name, handler in (
+                ("route", relay_handlers.RouteHandler),
+                ("payload", relay_handlers.PayloadHandler),
+                ("stream", relay_handlers.StreamHandler),
+                ("usage", relay_handlers.UsageHandler),
+            )
+        ]
+        server_app.log.info(
+            "jupyter_layers: kernels reach models through this server; kept out of their environment: %s",
+            ", ".join(moved) or "no keys",
+        )
+    server_app.web_app.add_handlers(".*$", handlers)
     server_app.log.info("jupyter_layers: server extension loaded at %s", base)

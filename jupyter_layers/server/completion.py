@@ -24,7 +24,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     source = message["document"].source(int(message["cell"]))
     offset = min(int(message.get("offset", len(source))), len(source))
     context = await state.contexts.get(message.get("kernel_id"), focus_names(source[:offset]))
-    route = state.router.route("complete", message.get("model", ""))
+    route = state.router.route("complete", message.get("model", ""), notebook=message.get("path", ""))
     return recipes.complete(route, situation(message, context), state.settings)
 
 
@@ -36,7 +36,7 @@ async def complete(state, message: dict, send) -> None:
     def cleaned(text: str) -> str:
         return clean_answer(before, text, route.prompt_format, "line")
 
-    async for event in route.provider.stream(request):
+    async for event in route.stream(request):
         if isinstance(event, TextDelta):
             text += event.text
             so_far = cleaned(text)

@@ -19,7 +19,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     instruction = str(message["instruction"]).strip()
     focus = focus_names(message["document"].source(int(message["cell"])))
     context = await state.contexts.fresh(message.get("kernel_id"), focus)
-    route = state.router.route("edit", message.get("model", ""))
+    route = state.router.route("edit", message.get("model", ""), notebook=message.get("path", ""))
     return recipes.edit(route, situation(message, context, instruction), state.settings)
 
 

@@ -26,7 +26,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     focus = focus_names(nb.cells[failing_cell(nb)].source)
     context = await state.contexts.fresh(message.get("kernel_id"), focus, SITUATION["escalate"].snapshot_ms)
     question = str(message.get("question") or "").strip()
-    route = state.router.route("escalate", message.get("model", ""))
+    route = state.router.route("escalate", message.get("model", ""), notebook=message.get("path", ""))
     picture = place_cursor("escalate", situation(message, context, question), nb)
     explored = state.explorations.get(message.get("path", ""))
     return recipes.escalate(route, picture, state.settings, exploration=explored)

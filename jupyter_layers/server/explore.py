@@ -59,7 +59,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     if context is None:
         raise NoKernel("the kernel is busy and has not reported its state yet")
     question = str(message.get("question") or "").strip()
-    route = state.router.route("explore", message.get("model", ""))
+    route = state.router.route("explore", message.get("model", ""), notebook=message.get("path", ""))
     return recipes.explore(route, place_cursor("explore", situation(message, context, question), nb), state.settings)
 
 

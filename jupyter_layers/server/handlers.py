@@ -8,7 +8,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import LayersError
-from ..status import layer_status
+from ..status import layer_status, spending_status
 
 
 class StatusHandler(APIHandler):
@@ -24,7 +24,7 @@ class StatusHandler(APIHandler):
         except LayersError as error:  # misconfiguration: one clear message for the sidebar to show
             raise web.HTTPError(503, reason=str(error)) from None
         path = self.get_argument("path", "")
-        ledger = self.state.ledgers.get(path)
-        usage = ledger.as_dict() if ledger else {}
+        usage = self.state.router.notebook_usage(path)  # over all sessions, kept on disk under the notebook's id
         total = sum(layer["estimated_cost_usd"] for layer in usage.values())
-        self.finish(json.dumps({"layers": layers, "usage": usage, "total_cost_usd": round(total, 6), "path": path}))
+        answer = {"layers": layers, "usage": usage, "total_cost_usd": round(total, 6), "path": path}
+        self.finish(json.dumps({**answer, "spending": spending_status(self.state.router)}))

@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "ERROR_TYPES",
     "KNOWN_MODELS",
+    "MODELS_ENDPOINTS",
     "Fault",
     "FakeModelServer",
     "RecordedRequest",
@@ -70,6 +71,8 @@ KNOWN_MODELS: tuple[str, ...] = (
     "claude-haiku-4-5-20251001",
     "claude-sonnet-4-5",
 )
+
+MODELS_ENDPOINTS = ("full", "bare", "missing", "missing-json")
 
 # Anthropic's documented error type per HTTP status; OpenAI bodies reuse the same names.
 ERROR_TYPES: dict[int, str] = {
@@ -198,14 +201,23 @@ class Turn:
 
 @dataclass
 class Fault:
-    """An HTTP error reply in the body shape each SDK parses (``e.body``, ``e.request_id``)."""
+    """An HTTP error reply in the body shape each SDK parses (``e.body``, ``e.request_id``).
+
+    ``body`` replaces that JSON with raw text, as a proxy in front of the API answers (nginx's HTML 502 page,
+    Envoy's "upstream connect error ..."); ``content_type`` defaults to HTML for markup, else plain text.
+    """
 
     status: int
     error_type: str | None = None
     message: str | None = None
     headers: dict[str, str] | None = None
+    body: str | None = None
+    content_type: str | None = None
 
     def __post_init__(self) -> None:
+        if self.body is not None and self.content_type is None:
+            markup = self.body.lstrip().startswith("<")
+            self.content_type = "text/html; charset=utf-8" if markup else "text/plain; charset=utf-8"
         if self.error_type is None:
             fallback = "api_error" if self.status >= 500 else "invalid_request_error"
             self.error_type = ERROR_TYPES.get(self.status, fallback)
@@ -790,6 +802,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str, headers: dict[str, str], body: Any, raw: bytes) -> None:
         fake = self.server.fake
+        from . import cloud_wire  # Bedrock's, Vertex AI's and Google OAuth's formats, built on this module's
+
+        if cloud_wire.serve(self, path, headers, body, raw):
+            return
         if not fake._authorized(headers):
             self._error(401, "authentication_error", "invalid x-api-key")
             return
@@ -861,6 +877,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "not_found_error", f"model: {body['model']}")
             return True
         problem = _check_anthropic(body, needs_max_tokens=needs_max_tokens, signatures=fake._signatures)
+        thinking = body.get("thinking") if isinstance(body, dict) else None
+        if not problem and isinstance(thinking, dict) and thinking.get("type") == "adaptive":
+            if fake.refuses_adaptive(body["model"]):  # the API's words (as observed for Sonnet 4.5, 2026-05)
+                problem = "adaptive thinking is not supported on this model"
         if problem:
             self._error(400, "invalid_request_error", problem)
         return problem is not None
@@ -870,8 +890,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.api == "openai":
             self._json(200, {"object": "list", "data": [_openai_model(model) for model in fake.openai_model_list]})
             return
+        if self._models_missing():
+            return
         models = list(fake.models)
-        data = [_model_info(model) for model in models]
+        data = [self._model_info(model) for model in models]
         self._json(200, {"data": data, "has_more": False, "first_id": models[0], "last_id": models[-1]})
 
     def _retrieve_model(self, model: str) -> None:
@@ -883,10 +905,31 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(
                     404, "invalid_request_error", f"The model `{model}` does not exist.", code="model_not_found"
                 )
+        elif self._models_missing():
+            return
         elif model in fake.models:
-            self._json(200, _model_info(model))
+            self._json(200, self._model_info(model))
         else:
             self._error(404, "not_found_error", f"model: {model}")
+
+    def _models_missing(self) -> bool:
+        """Answer as a gateway without the Models API would, and return True, when the server plays one."""
+        mode = self.server.fake.models_endpoint
+        if mode == "missing":
+            self._raw(404, "404 page not found\n", "text/plain; charset=utf-8")
+        elif mode == "missing-json":
+            self._json(404, {"detail": "Not Found"})
+        return mode.startswith("missing")
+
+    def _model_info(self, model: str) -> dict[str, Any]:
+        """Model info as this server's gateway mode shapes it."""
+        fake = self.server.fake
+        info = _model_info(model)
+        if fake.models_endpoint == "bare":
+            return {key: info[key] for key in ("type", "id", "display_name", "created_at")}
+        if fake.refuses_adaptive(model):
+            info["capabilities"]["thinking"]["types"]["adaptive"]["supported"] = False
+        return info
 
     # -- OpenAI ------------------------------------------------------------------------------------
 
@@ -968,7 +1011,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, data, headers)
 
     def _fault(self, fault: Fault) -> None:
-        self._error(fault.status, fault.error_type, fault.message, fault.headers)
+        if fault.body is None:
+            self._error(fault.status, fault.error_type, fault.message, fault.headers)
+        else:
+            self._raw(fault.status, fault.body, fault.content_type, fault.headers)
+
+    def _raw(self, status: int, text: str, content_type: str, headers: dict[str, str] | None = None) -> None:
+        """A body that is not the API's JSON, as a proxy or gateway sends it."""
+        payload = text.encode()
+        self._start(status, content_type, headers)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _unstreamed(self, turn: Turn, data: dict[str, Any]) -> None:
         """A non-streaming reply takes as long as the stream would have; faults act on the whole reply."""
@@ -984,12 +1038,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._json(200, data)
 
-    def _play(self, turn: Turn, script: _Script) -> None:
+    def _play(self, turn: Turn, script: _Script, content_type: str = "text/event-stream; charset=utf-8") -> None:
         """Stream ``script`` with the turn's delays, firing each fault once its delta count is reached."""
         self._pause(turn.first_byte_delay)
-        self._start(
-            200, "text/event-stream; charset=utf-8", {"cache-control": "no-cache", "transfer-encoding": "chunked"}
-        )
+        self._start(200, content_type, {"cache-control": "no-cache", "transfer-encoding": "chunked"})
         self.end_headers()
         total = sum(1 for is_delta, _ in script.body if is_delta)
         fire = {
@@ -1106,7 +1158,18 @@ class FakeModelServer:
         models: tuple[str, ...] | list[str] = (),
         openai_models: list[str] | None = None,
         default_turn: Turn | None = None,
+        models_endpoint: str = "full",
+        adaptive_unsupported: bool | tuple[str, ...] | list[str] = (),
     ) -> None:
+        """``models_endpoint`` plays the gateways in front of the Anthropic API: "full" answers the Models API as
+        Anthropic does; "bare" gives model info without ``capabilities``; "missing" answers ``GET /v1/models...``
+        with 404 and a plain-text body (a Go proxy's "404 page not found"), "missing-json" with FastAPI's
+        ``{"detail": "Not Found"}``. ``adaptive_unsupported`` (True: every model) makes ``/v1/messages`` answer
+        adaptive thinking with the API's 400, and the Models API report it unsupported."""
+        if models_endpoint not in MODELS_ENDPOINTS:
+            raise ValueError(f"models_endpoint must be one of {MODELS_ENDPOINTS}, not {models_endpoint!r}")
+        self.models_endpoint = models_endpoint
+        self.adaptive_unsupported = True if adaptive_unsupported is True else tuple(adaptive_unsupported or ())
         self.api_key = api_key
         self.host = _check_loopback(host)
         self.port = port
@@ -1201,6 +1264,9 @@ class FakeModelServer:
             self._requests.clear()
             self._cache.clear()
             self._signatures.clear()
+
+    def refuses_adaptive(self, model: str) -> bool:
+        return self.adaptive_unsupported is True or model in self.adaptive_unsupported
 
     @property
     def openai_model_list(self) -> list[str]:
@@ -1297,6 +1363,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reply", default="ok", help="text of the reply when nothing is scripted")
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between streamed deltas")
     parser.add_argument("--chunk-chars", type=int, default=8, help="characters per streamed delta")
+    parser.add_argument("--models-endpoint", choices=MODELS_ENDPOINTS, default="full", help="gateway variant")
+    parser.add_argument(
+        "--adaptive-unsupported", default="", help="comma-separated models that refuse adaptive thinking ('*': all)"
+    )
     args = parser.parse_args(argv)
     try:
         _check_loopback(args.host)
@@ -1304,7 +1374,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
 
     default_turn = Turn([Text(args.reply)], token_delay=args.token_delay, chunk_chars=args.chunk_chars)
-    server = FakeModelServer(args.api_key, host=args.host, port=args.port, default_turn=default_turn)
+    refusing = args.adaptive_unsupported
+    server = FakeModelServer(
+        args.api_key,
+        host=args.host,
+        port=args.port,
+        default_turn=default_turn,
+        models_endpoint=args.models_endpoint,
+        adaptive_unsupported=True if refusing == "*" else tuple(filter(None, refusing.split(","))),
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
