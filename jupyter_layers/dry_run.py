@@ -64,7 +64,10 @@ def as_text(described: dict) -> str:
             out += [_heading("suffix (after the cursor)"), described["suffix"]]
         if described.get("stop"):
             out += [_heading("stops at"), json.dumps(described["stop"])]
-    for message in described.get("messages", []):
+    for message in described.get("messages", described.get("input", [])):  # "input": the Responses API's items
+        if "content" not in message:  # a Responses item of its own: reasoning, a function call or its output
+            out += [_heading(message["type"]), message.get("output") or json.dumps(message)]
+            continue
         blocks = message["content"] if isinstance(message["content"], list) else [{"text": message["content"]}]
         for block in blocks:
             cached = " · cache breakpoint after this" if "cache_control" in block else ""

@@ -68,12 +68,17 @@ class Limits:
         ):
             if cap and spent + worst > cap:
                 raise SpendingCapReached(
-                    f"this call could cost up to ${worst:.4f} with {model}, and ${spent:.4f} of the ${cap:.2f} "
-                    f"allowed {period} is spent (c.JupyterLayers.{setting})"
+                    f"this call could cost up to {dollars(worst)} with {model}, and {dollars(spent)} of the "
+                    f"{dollars(cap)} allowed {period} is spent (c.JupyterLayers.{setting})"
                 )
 
     def to_dict(self) -> dict:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+
+def dollars(amount: float) -> str:
+    """Cents for sums a person budgets, four significant digits for the small ones a call costs."""
+    return f"${amount:,.2f}" if amount >= 0.1 or amount == 0 else f"${amount:.4g}"
 
 
 def worst_case_cost(model: str, request: Request) -> float:

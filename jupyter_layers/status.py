@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .config import LAYERS
-from .limits import NotAllowed
+from .limits import NotAllowed, dollars
 from .models.router import Router
 from .sandbox.protections import Protections
 
@@ -51,7 +51,7 @@ def format_spending(spending: dict) -> str:
         if limits[name]
     ]
     caps = [
-        f"${spent[key]:.4f} spent {period}" + (f" of ${limits[cap]:.2f}" if limits[cap] else "")
+        f"${spent[key]:.4f} spent {period}" + (f" of {dollars(limits[cap])}" if limits[cap] else "")
         for key, period, cap in (
             ("today_usd", "today", "max_daily_cost"),
             ("month_usd", "this month", "max_monthly_cost"),

@@ -166,7 +166,8 @@ def escalate(
     question = escalation_question(situation, exploration)
     if conversation is not None:
         messages = (*conversation.messages, Message.user(question))
-        size = estimate_tokens(json.dumps(route.provider.payload(conversation)["messages"]))
+        wire = route.provider.payload(conversation)
+        size = estimate_tokens(json.dumps(wire.get("messages", wire.get("input"))))  # "input": the Responses API
         metadata = {**conversation.metadata, "estimated_tokens": size + estimate_tokens(question)}
         follow_up = dataclasses.replace(conversation, messages=messages, metadata=metadata)
         return Prepared("escalate", route, follow_up, situation, question)

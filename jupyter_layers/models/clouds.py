@@ -9,6 +9,7 @@ clouds' own tools keep them (environment, ~/.aws, GOOGLE_APPLICATION_CREDENTIALS
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import importlib
 import os
@@ -38,8 +39,7 @@ def _require(module: str, extra: str, library: str):
         return importlib.import_module(module)
     except ImportError:
         raise errors.ConfigError(
-            f"Claude on {'Bedrock' if extra == 'bedrock' else 'Vertex AI'} needs {library}",
-            f"pip install 'jupyter_layers[{extra}]'",
+            f"the {extra} provider needs {library}", f"pip install 'jupyter_layers[{extra}]'"
         ) from None
 
 
@@ -69,13 +69,13 @@ class CloudProvider(AnthropicProvider):
         and the refusal of an older model makes the base class fall back to a budget (and remember it)."""
         return self._adaptive.get(model)
 
+    @abc.abstractmethod
     def check_credentials(self) -> None:
         """Find the cloud's credentials (blocking: files, perhaps a metadata server) or raise one line."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def credential_errors(self) -> tuple[type[Exception], ...]:
         """The cloud library's exceptions for credentials that fail while signing (an expired SSO session)."""
-        raise NotImplementedError
 
     async def events(self, request: Request) -> AsyncIterator[Event]:
         if not self._ready:
@@ -131,8 +131,9 @@ class BedrockProvider(CloudProvider):
             return
         try:
             found = self._session().get_credentials()
-        except self.credential_errors() as exc:
-            raise errors.AuthenticationFailed(f"the AWS credentials failed: {exc}", AWS_CREDENTIALS_HINT) from None
+        except self.credential_errors() as exc:  # an SSO session that expired, an assumed role refused
+            message = " ".join(str(exc).split())
+            raise errors.AuthenticationFailed(f"the AWS credentials failed: {message}", AWS_CREDENTIALS_HINT) from None
         if found is None:
             raise errors.MissingKeyError("no AWS credentials for Bedrock", AWS_CREDENTIALS_HINT)
 

@@ -823,6 +823,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat_completions(body)
         elif post and path == "/v1/completions":
             self._text_completions(body)
+        elif post and path == "/v1/responses":
+            from . import responses_wire  # OpenAI's Responses API, on this module's scripting and replies
+
+            responses_wire.serve(self, body)
         elif get and path == "/v1/models":
             self._list_models()
         elif get and path.startswith("/v1/models/"):

@@ -275,9 +275,8 @@ def _check_reasoning_item(item: dict[str, Any], where: str, store: bool, followi
     sealed = decrypt(encrypted)
     if sealed is None or sealed["id"] != item["id"]:
         return f"The encrypted content for item {item['id']} could not be verified."
-    if following.get("type", "message" if "role" in following else None) not in ("function_call", "message") or (
-        following.get("role", "assistant") != "assistant"
-    ):
+    next_kind = following.get("type", "message" if "role" in following else None)
+    if next_kind != "function_call" and not (next_kind == "message" and following.get("role") == "assistant"):
         return f"Item '{item['id']}' of type 'reasoning' was provided without its required following item."
     return None
 
@@ -316,11 +315,15 @@ class _Output:
         return body
 
     def _added(self, index: int, item: BaseModel) -> tuple[bool, bytes]:
-        return False, self.event(ResponseOutputItemAddedEvent, type="response.output_item.added", output_index=index, item=item)
+        return False, self.event(
+            ResponseOutputItemAddedEvent, type="response.output_item.added", output_index=index, item=item
+        )
 
     def _done(self, index: int, item: BaseModel) -> tuple[bool, bytes]:
         self.items.append(item)
-        return False, self.event(ResponseOutputItemDoneEvent, type="response.output_item.done", output_index=index, item=item)
+        return False, self.event(
+            ResponseOutputItemDoneEvent, type="response.output_item.done", output_index=index, item=item
+        )
 
     def _reasoning(self, index: int, block: Thinking) -> list[tuple[bool, bytes]]:
         item_id = _new_id("rs_")
@@ -333,14 +336,38 @@ class _Output:
         for number, part in enumerate(parts):
             empty, full = {"type": "summary_text", "text": ""}, {"type": "summary_text", "text": part}
             kind = "response.reasoning_summary_part.added"
-            out.append((False, self.event(ResponseReasoningSummaryPartAddedEvent, type=kind, summary_index=number, part=empty, **at)))
+            out.append(
+                (
+                    False,
+                    self.event(
+                        ResponseReasoningSummaryPartAddedEvent, type=kind, summary_index=number, part=empty, **at
+                    ),
+                )
+            )
             kind = "response.reasoning_summary_text.delta"
             for piece in _pieces(part, self.turn.chunk_chars):
-                out.append((True, self.event(ResponseReasoningSummaryTextDeltaEvent, type=kind, summary_index=number, delta=piece, **at)))
+                out.append(
+                    (
+                        True,
+                        self.event(
+                            ResponseReasoningSummaryTextDeltaEvent, type=kind, summary_index=number, delta=piece, **at
+                        ),
+                    )
+                )
             kind = "response.reasoning_summary_text.done"
-            out.append((False, self.event(ResponseReasoningSummaryTextDoneEvent, type=kind, summary_index=number, text=part, **at)))
+            out.append(
+                (
+                    False,
+                    self.event(ResponseReasoningSummaryTextDoneEvent, type=kind, summary_index=number, text=part, **at),
+                )
+            )
             kind = "response.reasoning_summary_part.done"
-            out.append((False, self.event(ResponseReasoningSummaryPartDoneEvent, type=kind, summary_index=number, part=full, **at)))
+            out.append(
+                (
+                    False,
+                    self.event(ResponseReasoningSummaryPartDoneEvent, type=kind, summary_index=number, part=full, **at),
+                )
+            )
         return [*out, self._done(index, done)]
 
     def _message(self, index: int, block: Text) -> list[tuple[bool, bytes]]:
@@ -353,13 +380,17 @@ class _Output:
 
         at = {"item_id": item_id, "output_index": index, "content_index": 0}
         out = [self._added(index, message("in_progress", []))]
-        out.append((False, self.event(ResponseContentPartAddedEvent, type="response.content_part.added", part=empty, **at)))
+        out.append(
+            (False, self.event(ResponseContentPartAddedEvent, type="response.content_part.added", part=empty, **at))
+        )
         for piece in _pieces(block.text, self.turn.chunk_chars):
             kind = "response.output_text.delta"
             out.append((True, self.event(ResponseTextDeltaEvent, type=kind, delta=piece, logprobs=[], **at)))
         kind = "response.output_text.done"
         out.append((False, self.event(ResponseTextDoneEvent, type=kind, text=block.text, logprobs=[], **at)))
-        out.append((False, self.event(ResponseContentPartDoneEvent, type="response.content_part.done", part=full, **at)))
+        out.append(
+            (False, self.event(ResponseContentPartDoneEvent, type="response.content_part.done", part=full, **at))
+        )
         return [*out, self._done(index, message("completed", [full]))]
 
     def _function_call(self, index: int, block: ToolUse) -> list[tuple[bool, bytes]]:
@@ -403,7 +434,17 @@ def _usage(body: dict[str, Any], turn: Turn) -> ResponseUsage:
     )
 
 
-def _response(body: dict[str, Any], response_id: str, model: str, status: str, **fields: Any) -> Response:
+def _response(
+    body: dict[str, Any],
+    response_id: str,
+    model: str,
+    status: str,
+    output: list[BaseModel] | tuple = (),
+    usage: ResponseUsage | None = None,
+    error: dict[str, str] | None = None,
+    incomplete_details: dict[str, str] | None = None,
+) -> Response:
+    """The response object as the API echoes the request's settings in it."""
     accepted = efforts(model)
     reasoning = body.get("reasoning") or {}
     return Response(
@@ -424,10 +465,11 @@ def _response(body: dict[str, Any], response_id: str, model: str, status: str, *
         tools=body.get("tools") or [],
         top_p=1.0,
         truncation="disabled",
-        error=None,
-        incomplete_details=None,
         metadata={},
-        **{"output": [], "usage": None, **fields},
+        output=list(output),
+        usage=usage,
+        error=error,
+        incomplete_details=incomplete_details,
     )
 
 
@@ -449,6 +491,11 @@ def serve(handler, body: Any) -> None:
         return
     response_id, model = _new_id("resp_"), item.model or body["model"]
     output = _Output(item, body)
+    started = _response(body, response_id, model, "in_progress")
+    head = [
+        output.event(ResponseCreatedEvent, type="response.created", response=started),
+        output.event(ResponseInProgressEvent, type="response.in_progress", response=started),
+    ]
     deltas = output.stream()
     status, reason = _STOPS.get(item.stop_reason, ("completed", None))
     final: dict[str, Any] = {"output": output.items, "usage": _usage(body, item)}
@@ -461,11 +508,6 @@ def serve(handler, body: Any) -> None:
     if not body.get("stream"):
         handler._unstreamed(item, _dump(done))
         return
-    started = _response(body, response_id, model, "in_progress")
-    head = [
-        output.event(ResponseCreatedEvent, type="response.created", response=started),
-        output.event(ResponseInProgressEvent, type="response.in_progress", response=started),
-    ]
     ending = {"completed": ResponseCompletedEvent, "incomplete": ResponseIncompleteEvent, "failed": ResponseFailedEvent}
     tail = [output.event(ending[status], type=f"response.{status}", response=done)]
     error = output.event(
