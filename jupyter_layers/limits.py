@@ -54,8 +54,10 @@ class Limits:
             )
 
     def check_model(self, provider: str, model: str) -> None:
-        """Refuse a model the admin did not allow (a GGUF path is matched by its file name too)."""
-        names = {model, f"{provider}:{model}", PurePath(model).name, f"{provider}:{PurePath(model).name}"}
+        """Refuse a model the admin did not allow."""
+        # a GGUF path by its file name; a cloud's id (Bedrock's `global.anthropic.claude-haiku-5-5`) by its model name
+        base = PurePath(model).name.rpartition("anthropic.")[2]
+        names = {model, f"{provider}:{model}", base, f"{provider}:{base}"}
         if self.allowed_models and not any(fnmatchcase(n, p) for n in names for p in self.allowed_models):
             allowed = list(self.allowed_models)
             raise NotAllowed(f"the model {model!r} is not allowed here (c.JupyterLayers.allowed_models = {allowed})")

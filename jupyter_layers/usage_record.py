@@ -25,6 +25,7 @@ from .models.events import Usage
 from .usage import cost
 
 KEEP_DAYS = 400  # a year of daily totals, for monthly caps and reports
+NO_NOTEBOOK = "(none)"  # calls made outside any notebook (a terminal `ipython`)
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
@@ -57,7 +58,7 @@ class UsageRecord:
             day = data["days"].setdefault(self.today().isoformat(), {"calls": 0, "cost": 0.0})
             day["calls"] += 1
             day["cost"] += spent
-            notebook = data["notebooks"].setdefault(notebook_id or "(none)", {"layers": {}})
+            notebook = data["notebooks"].setdefault(notebook_id or NO_NOTEBOOK, {"layers": {}})
             notebook["path"] = notebook_path
             entry = notebook["layers"].setdefault(layer, {"calls": 0, **dict.fromkeys(TOKENS, 0), "cost": 0.0})
             entry["calls"] += 1
@@ -79,7 +80,7 @@ class UsageRecord:
 
     def notebook(self, notebook_id: str) -> dict:
         """Per layer: calls, tokens and estimated cost, as the Status panel and `%layers usage` show them."""
-        layers = self.read()["notebooks"].get(notebook_id, {}).get("layers", {})
+        layers = self.read()["notebooks"].get(notebook_id or NO_NOTEBOOK, {}).get("layers", {})
         return {
             layer: {**{k: v for k, v in entry.items() if k != "cost"}, "estimated_cost_usd": round(entry["cost"], 6)}
             for layer, entry in layers.items()

@@ -3,6 +3,7 @@ recorded per notebook (a real jupyter server, real kernels started for notebooks
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 
@@ -11,6 +12,7 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_layers.models.events import Usage
 from jupyter_layers.models.relay import RELAY_ENV, RelayAddress
+from jupyter_layers.server import custody
 from jupyter_layers.usage_record import UsageRecord
 from tests.conftest import API_KEY
 from tests.fakes.model_server import Text, Turn
@@ -18,12 +20,19 @@ from tests.fakes.model_server import Text, Turn
 NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
+def dumpable() -> int:
+    libc = ctypes.CDLL(None)
+    return libc.prctl(custody.PR_GET_DUMPABLE, 0, 0, 0, 0)
+
+
 @pytest.fixture
 def jp_server_config(fake, monkeypatch):
-    """The admin's key in the server's environment; only the haiku and sonnet families allowed."""
+    """The admin's key in the server's environment; only the haiku and sonnet families allowed. The server runs in
+    this process, which it makes non-dumpable: the rest of the suite gets it back as it was."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    return {
+    before = dumpable()
+    yield {
         "ServerApp": {
             # as installed: the file id extension (a dependency) follows notebooks through renames
             "jpserver_extensions": {"jupyter_layers": True, "jupyter_server_fileid": True},
@@ -36,6 +45,7 @@ def jp_server_config(fake, monkeypatch):
             "max_retries": 0,
         },
     }
+    ctypes.CDLL(None).prctl(custody.PR_SET_DUMPABLE, before, 0, 0, 0)
 
 
 async def open_notebook(jp_fetch, path: str) -> str:
@@ -88,6 +98,7 @@ async def status(jp_fetch, path: str) -> dict:
 
 async def test_kernels_get_no_key_and_call_through_the_server_within_its_limits(jp_fetch, jp_serverapp, fake):
     assert "ANTHROPIC_API_KEY" not in os.environ  # taken out of what kernels and terminals inherit
+    assert dumpable() == 0  # nor readable in /proc/PID/environ (the environment the process started with)
     kernel_id = await open_notebook(jp_fetch, "work/sales.ipynb")
     async with KernelCells(jp_serverapp, kernel_id) as kernel:
         out, _ = await kernel.run(f"import os\nprint(os.environ.get('ANTHROPIC_API_KEY'), {RELAY_ENV!r} in os.environ)")

@@ -124,11 +124,14 @@ def test_a_model_or_provider_not_allowed_is_refused_in_one_line_naming_the_setti
 
 
 def test_patterns_match_provider_prefixed_names_and_model_files():
-    limits = Limits(allowed_models=("openai:*", "gemma-3-270m*"))
+    limits = Limits(allowed_models=("openai:*", "gemma-3-270m*", "claude-haiku-*"))
     limits.check_model("openai", "llama3.2")
     limits.check_model("embedded", "/home/u/.cache/jupyter_layers/models/ab12/gemma-3-270m-q4_k_m.gguf")
+    limits.check_model("bedrock", "global.anthropic.claude-haiku-5-5")
     with pytest.raises(NotAllowed):
-        limits.check_model("anthropic", "claude-haiku-5-5")
+        limits.check_model("bedrock", "global.anthropic.claude-opus-5-5")
+    with pytest.raises(NotAllowed):
+        limits.check_model("anthropic", "claude-sonnet-5-5")
 
 
 # ── spending caps and the usage record ─────────────────────────────────────────────────────────────────────────

@@ -64,6 +64,7 @@ def _load_jupyter_server_extension(server_app) -> None:
     ]
     if custody.kernels_through_server(settings):
         moved = custody.hold_keys(settings)
+        guarded = bool(moved) and custody.guard_process()
         address = custody.open_relay(server_app)
         relay = {"state": state, "token": address.token}
         handlers += [
@@ -76,8 +77,9 @@ def _load_jupyter_server_extension(server_app) -> None:
             )
         ]
         server_app.log.info(
-            "jupyter_layers: kernels reach models through this server; kept out of their environment: %s",
+            "jupyter_layers: kernels reach models through this server; kept out of their environment: %s%s",
             ", ".join(moved) or "no keys",
+            " (this process is not dumpable, so its start-up environment is not readable)" if guarded else "",
         )
     server_app.web_app.add_handlers(".*$", handlers)
     server_app.log.info("jupyter_layers: server extension loaded at %s", base)

@@ -9,8 +9,10 @@ server (server/relay.py), where the admin's limits are enforced and usage is rec
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
+import sys
 
 from ..limits import Limits
 from ..models.relay import RELAY_ENV, RelayAddress
@@ -22,6 +24,7 @@ KEY_VARIABLES = {
     "OPENAI_API_KEY": "openai_api_key",
 }
 WILDCARD = ("", "0.0.0.0", "::", "localhost")
+PR_SET_DUMPABLE, PR_GET_DUMPABLE = 4, 3
 
 
 def kernels_through_server(settings) -> bool:
@@ -40,6 +43,18 @@ def hold_keys(settings) -> list[str]:
             if not getattr(settings, setting):
                 setattr(settings, setting, value)
     return moved
+
+
+def guard_process() -> bool:
+    """Make this process non-dumpable (Linux): ``/proc/PID/environ`` still holds the environment the server was
+    started with, keys included, and any process of the same user could read it, or the server's memory,
+    but for this. Kernels are started with execve, which makes them dumpable again, so they are unaffected.
+    Returns whether the process is now guarded."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    return libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
 
 
 def open_relay(server_app) -> RelayAddress:

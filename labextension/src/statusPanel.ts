@@ -1,4 +1,7 @@
-/** The sidebar's Status tab: which provider and model serve each layer, and what this notebook has cost. */
+/**
+ * The sidebar's Status tab: which provider and model serve each layer and why, the limits the server's admin set,
+ * what this user spent, and what this notebook has cost over all its sessions.
+ */
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
@@ -7,8 +10,15 @@ import { requestAPI } from './connection';
 import { button, element } from './dom';
 
 interface ILayerRow {
-  label: string;
+  label: string; // "refused" when the admin's limits refuse the layer
   offline: boolean;
+  reason: string; // why this provider and model, or why refused
+}
+
+interface ISpending {
+  user: string;
+  limits: { allowed_providers: string[]; allowed_models: string[]; max_daily_cost: number; max_monthly_cost: number };
+  spent: { today_usd: number; month_usd: number };
 }
 
 interface IStatus {
@@ -16,6 +26,22 @@ interface IStatus {
   usage: Record<string, { calls: number; input_tokens: number; output_tokens: number; estimated_cost_usd: number }>;
   total_cost_usd: number;
   path: string;
+  spending: ISpending;
+}
+
+/** What the user may use and spend, and what they spent, as lines. */
+export function spendingLines(spending: ISpending): string[] {
+  const { limits, spent } = spending;
+  const allowed = [
+    limits.allowed_providers.length ? `providers ${limits.allowed_providers.join(', ')}` : '',
+    limits.allowed_models.length ? `models ${limits.allowed_models.join(', ')}` : ''
+  ].filter(Boolean);
+  const cap = (amount: number) => (amount ? ` of $${amount.toFixed(amount >= 0.1 ? 2 : 4)}` : '');
+  return [
+    `Allowed: ${allowed.length ? allowed.join('; ') : 'any provider and model'}`,
+    `${spending.user}: $${spent.today_usd.toFixed(4)} today${cap(limits.max_daily_cost)}, ` +
+      `$${spent.month_usd.toFixed(4)} this month${cap(limits.max_monthly_cost)} (estimated)`
+  ];
 }
 
 export class StatusPanel extends Widget {
@@ -48,10 +74,11 @@ export class StatusPanel extends Widget {
     }
     const rows = Object.entries(status.layers).map(([layer, row]) => {
       const usage = status.usage[layer];
-      return element('tr', {}, [
+      const where = row.label === 'refused' ? 'refused' : row.offline ? 'offline' : 'online';
+      return element('tr', { title: row.reason }, [
         element('th', { textContent: layer }),
-        element('td', { textContent: row.label }),
-        element('td', { textContent: row.offline ? 'offline' : 'online' }),
+        element('td', { textContent: row.label === 'refused' ? row.reason : row.label }),
+        element('td', { textContent: where }),
         element('td', {
           textContent: usage ? `${(usage.input_tokens + usage.output_tokens).toLocaleString()} tok` : '–'
         }),
@@ -72,7 +99,10 @@ export class StatusPanel extends Widget {
         textContent: status.path
           ? `${status.path}: estimated $${status.total_cost_usd.toFixed(4)} so far (list prices; local models free)`
           : 'open a notebook to see its usage'
-      })
+      }),
+      ...spendingLines(status.spending).map(line =>
+        element('div', { className: 'jp-layers-status-spending', textContent: line })
+      )
     );
   }
 

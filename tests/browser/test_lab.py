@@ -335,6 +335,7 @@ def test_escalation_streams_and_applying_a_fix_changes_only_the_named_cell(page,
     page.locator(".jp-layers-status-table").wait_for(state="visible")
     status = page.locator("#jupyter-layers-status").inner_text()
     assert "claude-opus-5-5" in status and "claude-haiku-5-5" in status and "online" in status
+    assert "Allowed: any provider and model" in status and "this month" in status  # limits and spending
     screenshot(page, "status-sidebar")
 
 
