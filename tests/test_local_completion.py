@@ -158,3 +158,20 @@ def test_the_fim_request_received_is_the_dry_run(fake):
     assert {key: shown[key] for key in sent if key != "stream"} == {k: v for k, v in sent.items() if k != "stream"}
     assert sent["suffix"] == "\n\n# %%\nunits_by_region.plot.bar()" and sent["stop"] == ["\n"]
     assert text == "by='region')['units'].sum()" and stop.usage.input_tokens > 0
+
+
+@pytest.mark.embedded
+def test_a_server_named_by_openai_base_url_serves_every_layer_with_the_model_it_lists(llama_cpp_server, monkeypatch):
+    """As a user sets it up: llama.cpp's server running, OPENAI_BASE_URL exported, nothing configured."""
+    from jupyter_layers.models import Message, Request
+    from jupyter_layers.models.discovery import listed_model
+
+    listed_model.cache_clear()
+    monkeypatch.setenv("OPENAI_BASE_URL", llama_cpp_server)
+    r = router()
+    routes = [r.route(layer) for layer in ("complete", "edit", "explore", "escalate")]
+    assert {(route.provider.name, route.model) for route in routes} == {("openai", "gemma3-270m")}
+    assert routes[1].reason == "OPENAI_BASE_URL is set; model: the model the server lists"
+    stop = routes[1].stream(Request(messages=(Message.user("Say hi."),), max_tokens=4)).final()
+    assert stop.model == "gemma3-270m" and stop.stop_reason in ("end_turn", "max_tokens")  # the server answered
+    listed_model.cache_clear()
