@@ -1,4 +1,5 @@
-"""The same behaviour from every provider: Anthropic (fake server), OpenAI-compatible (fake server), embedded model.
+"""The same behaviour from every provider: Anthropic (fake server), OpenAI-compatible (fake server: chat completions,
+and the Responses API for OpenAI's reasoning models), embedded model.
 
 The fake-backed providers are scripted, so their exact content is asserted too; the embedded model says what
 it says, so only the protocol is asserted for it (deltas add up, a tool call matches its schema, usage counted).
@@ -60,7 +61,7 @@ def embedded_provider():
     return EmbeddedProvider()
 
 
-@pytest.fixture(params=["anthropic", "openai", "embedded"])
+@pytest.fixture(params=["anthropic", "openai", "openai-responses", "embedded"])
 def harness(request, fake):
     if request.param == "anthropic":
         return Harness(
@@ -71,6 +72,13 @@ def harness(request, fake):
             "openai",
             OpenAICompatProvider(fake.url + "/v1", API_KEY, timeout=10, max_retries=0),
             "qwen2.5-coder:7b",
+            fake,
+        )
+    if request.param == "openai-responses":  # an OpenAI reasoning model: the Responses API (openai_api "auto")
+        return Harness(
+            "openai-responses",
+            OpenAICompatProvider(fake.url + "/v1", API_KEY, timeout=10, max_retries=0),
+            "gpt-5",
             fake,
         )
     provider = request.getfixturevalue("embedded_provider")

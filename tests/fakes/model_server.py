@@ -1,4 +1,5 @@
-"""A scripted, protocol-faithful fake of the Anthropic Messages API and the OpenAI Chat Completions API.
+"""A scripted, protocol-faithful fake of the Anthropic Messages API and the OpenAI Chat Completions API (and of
+OpenAI's Responses API, in responses_wire.py, and the clouds' formats, in cloud_wire.py).
 
 Why a real HTTP server: the anthropic (2.x) and openai (3.x) SDKs use ``httpx2``, which respx and
 pytest-httpx do not intercept, and the Jupyter server or a kernel under test runs in another process.

@@ -130,7 +130,9 @@ def decrypt(encrypted: str) -> dict[str, str] | None:
 
 def _listing(values: tuple[str, ...]) -> str:
     quoted = [f"'{value}'" for value in values]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])}, and {quoted[-1]}"
+    if len(quoted) < 3:
+        return " and ".join(quoted)
+    return f"{', '.join(quoted[:-1])}, and {quoted[-1]}"
 
 
 def check_request(body: Any) -> str | None:
