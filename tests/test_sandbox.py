@@ -579,3 +579,18 @@ def test_the_world_state_sees_every_kind_of_change_the_hostile_cells_attempt(tmp
         world.listener.close()
     os.environ.pop("SANDBOX_TEST_VARIABLE")
     del Record.extra
+
+
+def test_ctrl_c_during_the_fork_is_held_until_the_child_is_known():
+    """A KeyboardInterrupt raised inside Python's at-fork handlers is printed and lost (it was: an exploration went
+    on after Ctrl-C); the fork holds it, and _Child raises it once it can end the child."""
+    from jupyter_layers.sandbox.fork import _InterruptsHeld
+
+    before = signal.getsignal(signal.SIGINT)
+    with _InterruptsHeld() as held:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100):  # Python runs the handler at a following bytecode
+            if held.caught:
+                break
+            time.sleep(0.001)
+    assert held.caught and signal.getsignal(signal.SIGINT) is before

@@ -14,6 +14,7 @@ import os
 import select
 import signal
 import tempfile
+import threading
 import time
 import warnings
 import weakref
@@ -30,6 +31,32 @@ POLL_WITHOUT_PIDFD = 0.05  # seconds between liveness checks where pidfd_open is
 
 class _TimedOut(Exception):
     pass
+
+
+class _InterruptsHeld:
+    """Ctrl-C during ``os.fork`` is held until the fork is done and the child is known (``caught``).
+
+    Python runs its at-fork handlers (logging's lock release among them) right after the fork; a
+    KeyboardInterrupt raised inside one is printed as "Exception ignored" and lost, so the exploration would go on.
+    Only the main thread sets signal handlers: elsewhere (no Ctrl-C reaches that code) nothing is changed."""
+
+    def __enter__(self) -> _InterruptsHeld:
+        self.caught = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame) -> None:
+        self.caught = True
+
+    def restore(self) -> None:
+        """Put the handler back (also the first thing a forked child does)."""
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def __exit__(self, *exc_info) -> None:
+        self.restore()
 
 
 def describe_status(status: int | None) -> str:
@@ -74,12 +101,15 @@ class _Child:
         parent = os.getpid()
         started = time.perf_counter()
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _InterruptsHeld() as held:
                 # Python 3.12+ warns that forking a multi-threaded process may deadlock the child on a lock
                 # another thread held. The child never takes the kernel threads' locks: it replaces the streams
                 # and display machinery they share before anything else, uses raw pipes, and leaves with os._exit.
                 warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
                 pid = os.fork()
+                if pid == 0:
+                    held.restore()
+                    held.caught = False  # the parent's Ctrl-C is the parent's
         except OSError:  # e.g. ENOMEM under strict overcommit: release what was made for the child, then report
             for fd in (request_read, request_write, reply_read, reply_write):
                 os.close(fd)
@@ -104,6 +134,9 @@ class _Child:
         self.pidfd = _pidfd(pid)
         self._native_read = [0, 0]
         self._finalizer = weakref.finalize(self, _terminate, pid, parent)
+        if held.caught:  # Ctrl-C came during the fork: the child is known now, so end it and go on as for any Ctrl-C
+            self.stop()
+            raise KeyboardInterrupt
 
     def exchange(self, code: str, deadline: float) -> dict | None:
         """Sends one cell and waits for its reply; None if the child died first. Raises _TimedOut."""
