@@ -47,7 +47,8 @@ def test_layers_status_names_what_protects_scratch_cells_in_this_kernel(monkeypa
     lines = text_of(nb.cells[1]).splitlines()
     kernel = Protections.from_dict(json.loads(text_of(nb.cells[2])))  # the kernel's own answer, asked apart
     at = lines.index(f"sandbox   {kernel.summary()}")
-    assert lines[at - 1].startswith("escalate  anthropic:")  # after the layers' lines
+    assert lines[at - 1].startswith("spending  ") and lines[at - 2] == "limits    any provider and model"
+    assert lines[at - 4].startswith("escalate  anthropic:")  # after the layers' lines (each with why, below it)
     assert lines[at + 1 :] == [*(f"          {item}" for item in kernel.missing), lines[-1]]
     assert lines[-1].startswith("kernel state: ")
 
@@ -98,6 +99,7 @@ async def test_server_status_endpoint(jp_fetch):
         "model": "claude-sonnet-5-5",
         "label": "anthropic:claude-sonnet-5-5",
         "offline": False,
+        "reason": "c.JupyterLayers.provider is set; model: the layer's default",
     }
 
 
@@ -119,14 +121,18 @@ def test_jupyter_layers_command(monkeypatch):
     here = protections_here()
     assert Protections.from_dict(status["sandbox"]) == here  # this machine's, probed by the command itself
     shown = subprocess.run(["jupyter", "layers", "status"], capture_output=True, text=True, check=True).stdout
-    assert shown.splitlines()[3].startswith("escalate  anthropic:claude-opus-5-5")
-    assert shown.splitlines()[4:] == [f"sandbox   {here.summary()}", *(f"          {item}" for item in here.missing)]
+    lines = shown.splitlines()
+    assert lines[6].startswith("escalate  anthropic:claude-opus-5-5")  # each layer, with why on the line below
+    assert lines[7] == "          an Anthropic key is set; model: the layer's default"
+    assert lines[8] == "limits    any provider and model" and lines[9].startswith("spending  ")
+    assert lines[10:] == [f"sandbox   {here.summary()}", *(f"          {item}" for item in here.missing)]
     failed = subprocess.run(
         ["jupyter", "layers", "status", "--JupyterLayers.provider=openai"], capture_output=True, text=True
     )
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == [
-        "jupyter layers: the OpenAI-compatible provider needs a base URL (hint: set c.JupyterLayers.openai_base_url)"
+        "jupyter layers: the OpenAI-compatible provider needs a base URL "
+        "(hint: set c.JupyterLayers.openai_base_url, or OPENAI_BASE_URL / OLLAMA_HOST)"
     ]
 
 
