@@ -134,6 +134,7 @@ async def test_kernels_get_no_key_and_call_through_the_server_within_its_limits(
         assert "work/sales.ipynb: 1 calls" in usage.replace(os.path.abspath(jp_serverapp.root_dir) + "/", "")
 
     seen = await status(jp_fetch, "work/sales.ipynb")
+    assert API_KEY not in json.dumps(seen)  # what the browser is sent
     assert seen["usage"]["complete"]["calls"] == 1 and seen["usage"]["complete"]["input_tokens"] == 400
     assert seen["spending"]["limits"]["max_daily_cost"] == 1.0
     assert seen["spending"]["spent"]["today_usd"] == pytest.approx((400 * 1 + 20 * 5) / 1e6)

@@ -938,20 +938,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- OpenAI ------------------------------------------------------------------------------------
 
-    def _chat_completions(self, body: Any) -> None:
+    def _openai_turn(self, body: Any, problem_of: Callable[[Any], str | None]) -> Turn | None:
+        """The scripted Turn for an OpenAI request, or None once the API's 404 (an unknown model), its 400
+        (``problem_of`` the body) or a scripted Fault has been answered."""
         fake = self.server.fake
         known = fake.openai_models
         if isinstance(body, dict) and known is not None and body.get("model") not in known:
             message = f"The model `{body.get('model')}` does not exist or you do not have access to it."
             self._error(404, "invalid_request_error", message, code="model_not_found")
-            return
-        problem = _check_openai(body)
+            return None
+        problem = problem_of(body)
         if problem:
             self._error(400, "invalid_request_error", problem)
-            return
+            return None
         item = fake._next_item(self.record)
         if isinstance(item, Fault):
             self._fault(item)
+            return None
+        return item
+
+    def _chat_completions(self, body: Any) -> None:
+        fake = self.server.fake
+        item = self._openai_turn(body, _check_openai)
+        if item is None:
             return
         usage = fake._openai_usage(body, item)
         model = item.model or body["model"]

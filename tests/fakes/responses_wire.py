@@ -58,7 +58,6 @@ from openai.types.responses import (
 from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 
 from .model_server import (
-    Fault,
     Text,
     Thinking,
     ToolUse,
@@ -477,19 +476,8 @@ def _response(
 
 def serve(handler, body: Any) -> None:
     """Answer ``POST /v1/responses``: the API's 404 or 400, a scripted Fault, or the Turn streamed (or whole)."""
-    fake = handler.server.fake
-    known = fake.openai_models
-    if isinstance(body, dict) and known is not None and body.get("model") not in known:
-        message = f"The model `{body.get('model')}` does not exist or you do not have access to it."
-        handler._error(404, "invalid_request_error", message, code="model_not_found")
-        return
-    problem = check_request(body)
-    if problem:
-        handler._error(400, "invalid_request_error", problem)
-        return
-    item = fake._next_item(handler.record)
-    if isinstance(item, Fault):
-        handler._fault(item)
+    item = handler._openai_turn(body, check_request)
+    if item is None:
         return
     response_id, model = _new_id("resp_"), item.model or body["model"]
     output = _Output(item, body)
