@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-# JupyterHub's proxy for the multi-user tests (tests/hub.py), from the npm registry into a folder git ignores.
-if [ ! -x .ci/hub-proxy/node_modules/.bin/configurable-http-proxy ]; then
-    npm install --prefix .ci/hub-proxy --no-save --no-audit --no-fund --loglevel=error configurable-http-proxy@5
+# JupyterHub's proxy for the multi-user tests (tests/hub.py), from the npm registry, at the versions its lock file
+# names (tests/hub_proxy/package-lock.json).
+if [ ! -x tests/hub_proxy/node_modules/.bin/configurable-http-proxy ]; then
+    npm ci --prefix tests/hub_proxy --no-audit --no-fund --loglevel=error
 fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,demo,test]'

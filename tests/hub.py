@@ -3,7 +3,7 @@
 ``with Hub(tmp_dir, model_url, api_key, user_args={"bob": ["--JupyterLayers.complete_model=x"]}) as hub:`` runs
 ``jupyterhub`` as a process with the dummy authenticator (one password for everyone) and the simple local process
 spawner (every single-user server a ``jupyterhub-singleuser`` process of this OS user, with its own home under the
-tmp dir), behind its configurable-http-proxy (the npm package that scripts/test.sh installs in .ci/hub-proxy). It
+tmp dir), behind its configurable-http-proxy (the npm package that scripts/test.sh installs in tests/hub_proxy). It
 creates the users, gets an API token for each and starts their servers, which load this extension and reach the
 fake model server through ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY, as a deployment would set them. Per-user
 server arguments are what an admin would set in a pre_spawn_hook (caps, allowed models): the hook reads them from
@@ -37,7 +37,7 @@ from jupyter_layers.server.protocol import SERVER_MESSAGES, is_last
 
 ROOT = Path(__file__).resolve().parents[1]
 # Installed by scripts/test.sh from the npm registry (git ignores the folder).
-PROXY = ROOT / ".ci" / "hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+PROXY = ROOT / "tests" / "hub_proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 SINGLEUSER = Path(sys.executable).parent / "jupyterhub-singleuser"
 # A busy 2-core machine starts a hub, a proxy and two Jupyter servers slowly: every wait is generous.
 START_SECONDS = 180
