@@ -10,8 +10,10 @@ would send.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -58,19 +60,24 @@ class Relay:
 
     def __init__(self, address: RelayAddress, notebook: str, timeout: float):
         self.address, self.notebook, self.timeout = address, notebook, timeout
+        # Kept open: a new client costs more than the call (its SSL context), and the connection is reused.
+        self._client = httpx2.Client(timeout=httpx2.Timeout(timeout, connect=5.0), headers=self.headers)
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one per event loop
 
     def call(self, endpoint: str, body: dict) -> dict:
         """One JSON exchange; the server's refusal (a LayersError) is raised here as the same error."""
         try:
-            response = httpx2.post(
-                f"{self.address.url}/{endpoint}",
-                json={**body, "notebook": self.notebook},
-                headers=self.headers,
-                timeout=self.timeout,
-            )
+            response = self._client.post(f"{self.address.url}/{endpoint}", json={**body, "notebook": self.notebook})
         except httpx2.TransportError:
             raise self.unreachable() from None
         return self.answer(response.status_code, response.content)
+
+    def async_client(self) -> httpx2.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if loop not in self._async_clients:
+            timeout = httpx2.Timeout(self.timeout, connect=5.0)
+            self._async_clients[loop] = httpx2.AsyncClient(timeout=timeout, headers=self.headers)
+        return self._async_clients[loop]
 
     def route(self, layer: str, spec: str) -> RemoteRoute:
         data = self.call("route", {"layer": layer, "model": spec})
@@ -117,14 +124,12 @@ class RelayProvider(Provider):
     async def events(self, request: Request) -> AsyncIterator[Event]:
         relay = self.relay
         body = {**self.body(request), "notebook": relay.notebook}
-        timeout = httpx2.Timeout(relay.timeout, connect=5.0)
-        async with httpx2.AsyncClient(timeout=timeout) as client:
-            try:
-                async with client.stream("POST", f"{relay.address.url}/stream", json=body, headers=relay.headers) as r:
-                    if r.status_code != 200:
-                        relay.answer(r.status_code, await r.aread())
-                    async for line in r.aiter_lines():
-                        if line:
-                            yield event_from_json(json.loads(line))
-            except httpx2.TransportError:
-                raise relay.unreachable() from None
+        try:
+            async with relay.async_client().stream("POST", f"{relay.address.url}/stream", json=body) as response:
+                if response.status_code != 200:
+                    relay.answer(response.status_code, await response.aread())
+                async for line in response.aiter_lines():
+                    if line:
+                        yield event_from_json(json.loads(line))
+        except httpx2.TransportError:
+            raise relay.unreachable() from None
