@@ -8,17 +8,12 @@ import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './connection';
 import { button, element } from './dom';
+import { ISpending, spendingLines } from './spending';
 
 interface ILayerRow {
   label: string; // "refused" when the admin's limits refuse the layer
   offline: boolean;
   reason: string; // why this provider and model, or why refused
-}
-
-interface ISpending {
-  user: string;
-  limits: { allowed_providers: string[]; allowed_models: string[]; max_daily_cost: number; max_monthly_cost: number };
-  spent: { today_usd: number; month_usd: number };
 }
 
 interface IStatus {
@@ -27,21 +22,6 @@ interface IStatus {
   total_cost_usd: number;
   path: string;
   spending: ISpending;
-}
-
-/** What the user may use and spend, and what they spent, as lines. */
-export function spendingLines(spending: ISpending): string[] {
-  const { limits, spent } = spending;
-  const allowed = [
-    limits.allowed_providers.length ? `providers ${limits.allowed_providers.join(', ')}` : '',
-    limits.allowed_models.length ? `models ${limits.allowed_models.join(', ')}` : ''
-  ].filter(Boolean);
-  const cap = (amount: number) => (amount ? ` of $${amount.toFixed(amount >= 0.1 ? 2 : 4)}` : '');
-  return [
-    `Allowed: ${allowed.length ? allowed.join('; ') : 'any provider and model'}`,
-    `${spending.user}: $${spent.today_usd.toFixed(4)} today${cap(limits.max_daily_cost)}, ` +
-      `$${spent.month_usd.toFixed(4)} this month${cap(limits.max_monthly_cost)} (estimated)`
-  ];
 }
 
 export class StatusPanel extends Widget {
