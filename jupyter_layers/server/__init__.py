@@ -52,6 +52,34 @@ def notebook_ids(server_app):
     return notebook_id
 
 
+def relay_handlers_for(server_app, settings: JupyterLayers, state: ServerState, base: str) -> list:
+    """Keep the keys in this server and serve its kernels' model calls (server/custody.py, server/relay.py)."""
+    if server_app.sock:
+        server_app.log.warning(
+            "jupyter_layers: kernels reach models directly, with the keys in their environment: the model relay "
+            "is not served on a Unix socket (ServerApp.sock)"
+        )
+        return []
+    moved = custody.hold_keys(settings)
+    guarded = bool(moved) and custody.guard_process()
+    address = custody.open_relay(server_app)
+    server_app.log.info(
+        "jupyter_layers: kernels reach models through this server; kept out of their environment: %s%s",
+        ", ".join(moved) or "no keys",
+        " (this process is not dumpable, so its start-up environment is not readable)" if guarded else "",
+    )
+    relay = {"state": state, "token": address.token}
+    return [
+        (url_path_join(base, "relay", name), handler, relay)
+        for name, handler in (
+            ("route", relay_handlers.RouteHandler),
+            ("payload", relay_handlers.PayloadHandler),
+            ("stream", relay_handlers.StreamHandler),
+            ("usage", relay_handlers.UsageHandler),
+        )
+    ]
+
+
 def _load_jupyter_server_extension(server_app) -> None:
     settings = JupyterLayers(parent=server_app)
     contexts = KernelContexts(server_app.kernel_manager, server_app.log)
@@ -63,23 +91,6 @@ def _load_jupyter_server_extension(server_app) -> None:
         (url_path_join(base, "ws"), LayersSocket, {"state": state}),
     ]
     if custody.kernels_through_server(settings):
-        moved = custody.hold_keys(settings)
-        guarded = bool(moved) and custody.guard_process()
-        address = custody.open_relay(server_app)
-        relay = {"state": state, "token": address.token}
-        handlers += [
-            (url_path_join(base, "relay", name), handler, relay)
-            for name, handler in (
-                ("route", relay_handlers.RouteHandler),
-                ("payload", relay_handlers.PayloadHandler),
-                ("stream", relay_handlers.StreamHandler),
-                ("usage", relay_handlers.UsageHandler),
-            )
-        ]
-        server_app.log.info(
-            "jupyter_layers: kernels reach models through this server; kept out of their environment: %s%s",
-            ", ".join(moved) or "no keys",
-            " (this process is not dumpable, so its start-up environment is not readable)" if guarded else "",
-        )
+        handlers += relay_handlers_for(server_app, settings, state, base)
     server_app.web_app.add_handlers(".*$", handlers)
     server_app.log.info("jupyter_layers: server extension loaded at %s", base)
