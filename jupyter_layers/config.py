@@ -192,6 +192,13 @@ class JupyterLayers(Configurable):
     max_monthly_cost = Float(0.0, help="Spending cap per user and calendar month (USD, as max_daily_cost).").tag(
         config=True
     )
+    model_prices = Dict(
+        key_trait=Unicode(),
+        value_trait=List(Float(), minlen=2, maxlen=2),
+        help="Prices of models the built-in table lacks (it has Claude's list prices), in USD per million tokens "
+        "[input, output], by glob pattern on the model id: e.g. {'gpt-5*': [1.25, 10.0]}. They count toward the "
+        "spending caps, the escalation cost guard and the usage shown; a model with no price is free there.",
+    ).tag(config=True)
     kernel_models = CaselessStrEnum(
         ("auto", "server", "direct"),
         default_value="auto",

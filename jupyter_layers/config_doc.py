@@ -36,7 +36,7 @@ TOPICS = (
     ("Terminal IPython", ("terminal_suggestions", "terminal_debounce")),
     (
         "Shared deployments: JupyterHub (docs/deploy.md)",
-        ("allowed_providers", "allowed_models", "max_daily_cost", "max_monthly_cost", "kernel_models"),
+        ("allowed_providers", "allowed_models", "max_daily_cost", "max_monthly_cost", "model_prices", "kernel_models"),
     ),
 )
 

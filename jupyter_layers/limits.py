@@ -15,7 +15,7 @@ from pathlib import PurePath
 from .context.budget import estimate_tokens
 from .errors import ConfigError, LayersError
 from .models.messages import Request
-from .usage import price
+from .usage import Price
 
 
 class NotAllowed(ConfigError):
@@ -83,9 +83,9 @@ def dollars(amount: float) -> str:
     return f"${amount:,.2f}" if amount >= 0.1 or amount == 0 else f"${amount:.4g}"
 
 
-def worst_case_cost(model: str, request: Request) -> float:
-    """USD if the whole request is read uncached and the answer takes all of max_tokens (thinking included)."""
-    prices = price(model)
+def worst_case_cost(prices: Price | None, request: Request) -> float:
+    """USD at ``prices`` (a route's) if the whole request is read uncached and the answer takes all of max_tokens
+    (thinking included)."""
     if prices is None:
         return 0.0
     into, out = prices

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from .limits import Limits, worst_case_cost
 from .models.events import Event, Usage
 from .models.messages import Request
+from .usage import Price, cost_at
 from .usage_record import UsageRecord
 
 
@@ -22,15 +23,18 @@ class Meter:
         self.limits, self.record = limits, record
         self.notebook, self.notebook_id = notebook, notebook_id or notebook
 
-    def check(self, model: str, request: Request) -> None:
+    def check(self, prices: Price | None, request: Request) -> None:
         if self.limits.max_daily_cost or self.limits.max_monthly_cost:
             today, month = self.record.spent()
-            self.limits.check_spend(model, worst_case_cost(model, request), today, month)
+            self.limits.check_spend(request.model, worst_case_cost(prices, request), today, month)
 
-    async def recorded(self, layer: str, request: Request, events: Callable[[], AsyncIterator[Event]]):
+    async def recorded(
+        self, layer: str, prices: Price | None, request: Request, events: Callable[[], AsyncIterator[Event]]
+    ):
         """The call's events, after the caps allowed it (a refusal ends the stream as any provider error does)."""
-        self.check(request.model, request)
+        self.check(prices, request)
         async for event in events():
             if isinstance(event, Usage):
-                self.record.add(self.notebook_id, self.notebook, layer, request.model, event)
+                spent = cost_at(prices, event)
+                self.record.add(self.notebook_id, self.notebook, layer, request.model, event, spent)
             yield event

@@ -2,12 +2,15 @@
 
 Prices are Anthropic's published list prices per million tokens at the time of writing, matched by model family;
 cache writes cost 1.25× and cache reads 0.1× the input price. They are estimates: the bill is the provider's.
-Local models (embedded, OpenAI-compatible servers) cost nothing here.
+Local models (embedded, OpenAI-compatible servers) cost nothing here. Other priced models (OpenAI's, say) take
+their prices from ``c.JupyterLayers.model_prices``, which the router resolves into each route's ``price``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from .models.events import Usage
 
@@ -25,7 +28,15 @@ CACHE_WRITE = 1.25
 CACHE_READ = 0.10
 
 
-def price(model: str) -> tuple[float, float] | None:
+Price = tuple[float, float]  # (input, output) USD per million tokens
+
+
+def price(model: str, overrides: Mapping[str, Sequence[float]] | None = None) -> Price | None:
+    """The model's price: the first glob pattern of ``overrides`` (config.model_prices) it matches, else the
+    list price of its Claude family, else None (free, as local models are)."""
+    for pattern, (into, out) in (overrides or {}).items():
+        if fnmatchcase(model, pattern):
+            return into, out
     for family, prices in PRICES:
         if family in model:
             return prices
@@ -33,8 +44,12 @@ def price(model: str) -> tuple[float, float] | None:
 
 
 def cost(model: str, usage: Usage) -> float:
-    """Estimated USD for one call; 0 for models without a price (local ones)."""
-    prices = price(model)
+    """Estimated USD for one call at the model's list price; 0 for models without a price (local ones)."""
+    return cost_at(price(model), usage)
+
+
+def cost_at(prices: Price | None, usage: Usage) -> float:
+    """Estimated USD for one call at ``prices`` (a route's ``price``)."""
     if prices is None:
         return 0.0
     into, out = prices
@@ -60,11 +75,12 @@ class UsageLedger:
     def __init__(self):
         self.layers: dict[str, LayerUsage] = {}
 
-    def record(self, layer: str, model: str, usage: Usage) -> None:
+    def record(self, layer: str, model: str, usage: Usage, spent: float | None = None) -> None:
+        """``spent``: the call's cost at its route's price; None: at the model's list price."""
         entry = self.layers.setdefault(layer, LayerUsage())
         entry.calls += 1
         entry.usage = entry.usage + usage
-        entry.cost += cost(model, usage)
+        entry.cost += cost(model, usage) if spent is None else spent
 
     def as_dict(self) -> dict:
         return {

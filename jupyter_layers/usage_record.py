@@ -51,8 +51,11 @@ class UsageRecord:
             return {"user": self.user, "days": {}, "notebooks": {}}
         return json.loads(self.path.read_text())
 
-    def add(self, notebook_id: str, notebook_path: str, layer: str, model: str, usage: Usage) -> None:
-        spent = cost(model, usage)
+    def add(
+        self, notebook_id: str, notebook_path: str, layer: str, model: str, usage: Usage, spent: float | None = None
+    ) -> None:
+        """``spent``: the call's cost at its route's price; None: at the model's list price."""
+        spent = cost(model, usage) if spent is None else spent
         with self._locked():
             data = self.read()
             day = data["days"].setdefault(self.today().isoformat(), {"calls": 0, "cost": 0.0})

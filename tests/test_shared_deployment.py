@@ -10,12 +10,14 @@ from traitlets.config import Config
 
 from jupyter_layers import errors
 from jupyter_layers.config import JupyterLayers
+from jupyter_layers.engine.escalate import CostTooHigh, check_cost
 from jupyter_layers.limits import Limits, NotAllowed, SpendingCapReached, worst_case_cost
 from jupyter_layers.models import Message, Request
 from jupyter_layers.models.discovery import listed_model, ollama_base_url
 from jupyter_layers.models.events import Failure, Stop, Usage
 from jupyter_layers.models.router import Router
 from jupyter_layers.status import format_status, layer_status, spending_status
+from jupyter_layers.usage import price
 from jupyter_layers.usage_record import UsageRecord
 from tests.conftest import API_KEY
 from tests.fakes.model_server import FakeModelServer, Text, Turn
@@ -167,9 +169,30 @@ def test_a_call_whose_worst_case_passes_the_daily_cap_is_refused_before_it_is_se
 def test_local_models_cost_nothing_so_caps_never_stop_them(tmp_path):
     limits = Limits(max_daily_cost=0.000001)
     request = Request(messages=(Message.user("x" * 10_000),), max_tokens=4096)
-    assert worst_case_cost("llama3.2", request) == 0
-    limits.check_spend("llama3.2", worst_case_cost("llama3.2", request), 0.0, 0.0)
-    assert worst_case_cost("us.anthropic.claude-sonnet-4-5-20250929-v1:0", request) > 0  # a Bedrock id is priced
+    assert price("llama3.2") is None and worst_case_cost(None, request) == 0
+    limits.check_spend("llama3.2", worst_case_cost(None, request), 0.0, 0.0)
+    assert price("us.anthropic.claude-sonnet-4-5-20250929-v1:0") == (3.0, 15.0)  # a Bedrock id is priced
+
+
+def test_the_admin_prices_other_models_and_caps_and_the_escalation_guard_count_them(monkeypatch, tmp_path):
+    """OpenAI's models are not in the built-in table: model_prices gives them a price, per route."""
+    with FakeModelServer(openai_models=["gpt-4.1"]) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+        record = UsageRecord(tmp_path, user="dana")
+        r = router(record, model_prices={"gpt-4*": [2.0, 8.0]}, max_daily_cost=1.0)
+        route = r.route("edit", notebook="gpt.ipynb")
+        assert route.price == (2.0, 8.0)
+        server.script(Turn([Text("fine")], usage={"input_tokens": 100_000, "output_tokens": 10_000}))
+        assert isinstance(ask(route)[-1], Stop)
+        assert record.spent()[0] == pytest.approx((100_000 * 2 + 10_000 * 8) / 1e6)  # $0.28
+        assert record.notebook("gpt.ipynb")["edit"]["estimated_cost_usd"] == pytest.approx(0.28)
+        # ~1M tokens (as the recipe estimated it): $2 and more at worst
+        big = Request(messages=(Message.user("x" * 4_000_000),), max_tokens=4096, metadata={"estimated_tokens": 10**6})
+        with pytest.raises(CostTooHigh, match="could cost up to \\$2.0"):
+            check_cost(route, big, limit=1.0)
+        events = list(r.route("edit").stream(big))
+        assert isinstance(events[-1].error, SpendingCapReached) and len(server.requests) == 2  # models + 1 call
+        assert router(record).route("edit").price is None  # without the setting: unknown, free
 
 
 def test_usage_is_kept_per_user_and_notebook_and_survives_a_new_process(tmp_path):

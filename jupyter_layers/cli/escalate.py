@@ -86,7 +86,7 @@ class EscalateApp(CancellableSubcommand):
             print(notice, file=sys.stderr)
         prepared = recipes.escalate(route, escalation_situation(nb, path, self.question), config)
         request, question = prepared.request, prepared.question
-        check_cost(route.model, request, self.max_cost or config.escalate_max_cost)
+        check_cost(route, request, self.max_cost or config.escalate_max_cost)
         stop = TerminalRun(route, "escalate", out=sys.stdout, quiet=self.json_output)(request)
         if stop is None:
             self.exit(1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..context.notebook import is_scratch
 from ..errors import LayersError
 from ..models.messages import Request
-from ..usage import price
+from ..models.router import Route
 from .rewrite import syntax_error, unified_diff
 
 FIX = re.compile(r'<fix cell="(\d+)">\n?(.*?)\n?</fix>', re.S)
@@ -48,9 +48,10 @@ def parse_fixes(answer: str, sources: dict[int, str]) -> list[CellFix]:
     return [fixes[cell] for cell in sorted(fixes) if fixes[cell].after != fixes[cell].before]
 
 
-def cost_bounds(model: str, request: Request) -> tuple[float, float]:
-    """(expected, worst case) USD of a request: input at its estimated size, output typical or at max_tokens."""
-    prices = price(model)
+def cost_bounds(route: Route, request: Request) -> tuple[float, float]:
+    """(expected, worst case) USD of a request at its route's price: input at its estimated size, output typical
+    or at max_tokens."""
+    prices = route.price
     if prices is None:
         return 0.0, 0.0
     into, out = prices
@@ -60,11 +61,11 @@ def cost_bounds(model: str, request: Request) -> tuple[float, float]:
     return expected, worst
 
 
-def check_cost(model: str, request: Request, limit: float) -> None:
+def check_cost(route: Route, request: Request, limit: float) -> None:
     """Refuse before sending when the worst case could exceed the limit."""
-    _, worst = cost_bounds(model, request)
+    _, worst = cost_bounds(route, request)
     if worst > limit:
-        raise CostTooHigh(f"this escalation could cost up to ${worst:.2f} with {model} (limit ${limit:.2f})")
+        raise CostTooHigh(f"this escalation could cost up to ${worst:.2f} with {route.model} (limit ${limit:.2f})")
 
 
 def failing_cell(nb) -> int:

@@ -86,7 +86,7 @@ class EscalateMagics(Magics):
     def ask(self, question: str, model: str = "", max_cost: float | None = None) -> None:
         prepared = self.prepare(question, model)
         route, request = prepared.route, prepared.request
-        check_cost(route.model, request, max_cost or self.session.settings.escalate_max_cost)
+        check_cost(route, request, max_cost or self.session.settings.escalate_max_cost)
         thinking = None  # shown when the first thinking arrives: a model that does not think gets no placeholder
 
         def show_thinking(text: str) -> None:
@@ -144,7 +144,7 @@ class EscalateMagics(Magics):
     def offer(self, reason: str) -> None:
         """Say that escalation could help and what it would cost; escalate at once in auto mode."""
         prepared = self.prepare("", "")
-        expected, worst = cost_bounds(prepared.route.model, prepared.request)
+        expected, worst = cost_bounds(prepared.route, prepared.request)
         if self.session.settings.escalate_auto:
             print(f"{reason}: escalating to {prepared.route.label} (auto)")
             self.ask("")

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from ..engine import junk
 from ..errors import LayersError
-from ..usage import UsageLedger
+from ..usage import UsageLedger, cost_at
 from .events import Failure, Stop, TextDelta, ThinkingDelta, Usage
 from .messages import Request
 from .router import Route
@@ -79,7 +79,7 @@ class ModelRun:
                     thinking += event.text
                     self.sink.thinking(event.text, thinking)
                 elif isinstance(event, Usage):
-                    self.ledger.record(self.route.layer, self.route.model, event)
+                    self.ledger.record(self.route.layer, self.route.model, event, cost_at(self.route.price, event))
                     if self.on_usage:
                         self.on_usage(event)
                 elif isinstance(event, Failure):

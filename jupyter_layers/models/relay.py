@@ -53,6 +53,7 @@ class RemoteRoute:
     context_window: int | None
     prompt_format: str
     reason: str
+    price: tuple[float, float] | None  # the server's price for the model (its model_prices apply)
 
 
 class Relay:
@@ -82,7 +83,8 @@ class Relay:
     def route(self, layer: str, spec: str) -> RemoteRoute:
         data = self.call("route", {"layer": layer, "model": spec})
         thinking = Thinking(**data["thinking"]) if data["thinking"] else None
-        return RemoteRoute(**{**data, "thinking": thinking})
+        price = tuple(data["price"]) if data["price"] else None
+        return RemoteRoute(**{**data, "thinking": thinking, "price": price})
 
     @property
     def headers(self) -> dict:

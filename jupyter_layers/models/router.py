@@ -21,6 +21,7 @@ from ..config import (
 from ..errors import ConfigError
 from ..limits import Limits
 from ..metering import Meter
+from ..usage import Price, price
 from ..usage_record import UsageRecord
 from .base import Provider
 from .discovery import listed_model, openai_server
@@ -49,6 +50,7 @@ class Route:
     prompt_format: str = "chat"  # layer 1: "chat", "fim" or "continue" (config.complete_format)
     reason: str = ""  # why this provider and model (`%layers status` says it)
     meter: Meter | None = None  # the spending caps and the usage record its calls count against
+    price: Price | None = None  # (input, output) USD per million tokens; None: free (local) or not known
 
     def prompt_budget(self, budget: int) -> int:
         """The layer's prompt budget, within what the model can read beside its answer."""
@@ -75,7 +77,7 @@ class Route:
         if self.meter is None:
             return self.provider.stream(request)
         events = functools.partial(self.provider.events, request)
-        return ModelStream(lambda: self.meter.recorded(self.layer, request, events), request.model)
+        return ModelStream(lambda: self.meter.recorded(self.layer, self.price, request, events), request.model)
 
 
 def split_model_spec(spec: str) -> tuple[str | None, str]:
@@ -187,7 +189,10 @@ class Router:
             max_tokens = min(max_tokens, window // 2)
         notebook = notebook or self.notebook
         meter = Meter(self.limits, self.record, notebook, self.notebook_id(notebook))
-        return Route(layer, provider, model_id, max_tokens, thinking, window, prompt_format, reason, meter)
+        price_per_million = price(model_id, self.config.model_prices)
+        return Route(
+            layer, provider, model_id, max_tokens, thinking, window, prompt_format, reason, meter, price_per_million
+        )
 
     def relayed(self, layer: str, spec: str) -> Route:
         """The route the Jupyter server decided (its limits apply there), with a provider that calls through it."""
@@ -202,6 +207,7 @@ class Router:
             remote.context_window,
             remote.prompt_format,
             f"{remote.reason}; through the Jupyter server, which holds the keys",
+            price=remote.price,
         )
 
     def spending(self) -> dict:

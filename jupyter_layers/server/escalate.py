@@ -14,7 +14,7 @@ from ..engine import recipes
 from ..engine.escalate import FIX, check_cost, failing_cell, parse_fixes
 from ..engine.recipes import SITUATION, place_cursor
 from ..engine.rewrite import now
-from ..usage import cost
+from ..usage import cost_at
 from .document import notebook, situation
 from .protocol import DoneReply, EscalateProvenance, Fix, FixesReply
 from .threaded import SocketRun, in_thread, thread_sender
@@ -36,7 +36,7 @@ async def escalate(state, message: dict, send) -> None:
     prepared = await prepare(state, message)
     route, request, question = prepared.route, prepared.request, prepared.question
     settings, path, nb = state.settings, message.get("path", ""), notebook(message)
-    check_cost(route.model, request, settings.escalate_max_cost)
+    check_cost(route, request, settings.escalate_max_cost)
     spent = []
     run = SocketRun(route, thread_sender(send), state.ledger(path), on_usage=spent.append)
     stop = await in_thread(lambda: run(request), run)
@@ -55,5 +55,5 @@ async def escalate(state, message: dict, send) -> None:
             provenance=provenance,
         )
     )
-    total = sum(cost(route.model, usage) for usage in spent)
+    total = sum(cost_at(route.price, usage) for usage in spent)
     send(DoneReply(cost=f"${total:.4f}" if total else ""))

@@ -70,6 +70,7 @@ class RouteHandler(RelayHandler):
                 "context_window": route.context_window,
                 "prompt_format": route.prompt_format,
                 "reason": route.reason,
+                "price": route.price,
             }
         )
 
