@@ -90,6 +90,17 @@ def cursor_cell(situation: Situation, tokens: int) -> str:
     return window[:offset] + CURSOR + window[offset:]
 
 
+def rules_section(situation: Situation, tokens: int, clean: Redactions) -> str:
+    """The project's rules for AI assistants (AGENTS.md, CLAUDE.md), outermost first; each file gets an equal
+    share, its head and tail kept when it is longer."""
+    if not situation.rules:
+        return ""
+    each = chars_for(tokens) // len(situation.rules)
+    files = [f"From {path}:\n{shorten(clean(text.strip()), each)}" for path, text in situation.rules]
+    intro = "The project's rules for code written here (follow them unless the task says otherwise):"
+    return "<project_rules>\n" + intro + "\n\n" + "\n\n".join(files) + "\n</project_rules>"
+
+
 def notes_section(situation: Situation, tokens: int, clean: Redactions) -> str:
     parts = [f"<{title}>\n{text}\n</{title}>" for title, text in situation.notes]
     text = clean("\n".join(parts))

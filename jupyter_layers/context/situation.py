@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .notebook import CellView, cell_views, saved_last_error
 from .relevance import WORD
+from .rules import project_rules
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Situation:
     path: str = ""
     instruction: str = ""  # the edit instruction or the question
     notes: tuple[tuple[str, str], ...] = field(default=())  # extra (title, text) sections, e.g. exploration findings
+    rules: tuple[tuple[str, str], ...] = field(default=())  # (path, text) of the project's AGENTS.md files (rules.py)
 
 
 def focus_names(source: str, limit: int = 12) -> tuple[str, ...]:
@@ -59,7 +61,8 @@ def situation_from_notebook(
     instruction: str = "",
     selection: tuple[int, int] | None = None,
 ) -> Situation:
-    """Cell ``cell`` is the active one; without a kernel context the saved error outputs stand in for the kernel."""
+    """Cell ``cell`` is the active one; without a kernel context the saved error outputs stand in for the kernel.
+    The project's rules are found from the notebook file's folder (``path``, a file on this machine)."""
     source = nb.cells[cell].source
     last_error = kernel_context["last_error"] if kernel_context else saved_last_error(nb, cell)
     return Situation(
@@ -69,4 +72,5 @@ def situation_from_notebook(
         last_error=last_error,
         path=os.path.basename(path),
         instruction=instruction,
+        rules=project_rules(os.path.dirname(os.path.abspath(path))) if path else (),
     )

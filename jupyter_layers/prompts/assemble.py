@@ -1,8 +1,9 @@
 """Order a prompt so consecutive requests from one notebook reuse the prompt cache.
 
-Stable first, volatile last: system instructions and tool definitions (breakpoint), the notebook's other cells
-(breakpoint), then the kernel state, the last error, extra notes and the task, which change with every run or
-keystroke. Each part gets a share of the layer's token budget; what one part leaves unused flows to the next.
+Stable first, volatile last: system instructions and tool definitions (breakpoint), the project's rules
+(AGENTS.md) and the notebook's other cells (breakpoint), then the kernel state, the last error, extra notes and
+the task, which change with every run or keystroke. Each part gets a share of the layer's token budget; what one
+part leaves unused flows to the next.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from ..context.sections import (
     kernel_section,
     notebook_section,
     notes_section,
+    rules_section,
 )
 from ..context.situation import Situation
 from ..models.messages import Message, Request, Text
 
+RULES_SHARE = 0.10  # of the room left by the system prompt, the tools and the task: rules files are short
 ERROR_SHARE = 0.15
 NOTES_SHARE = 0.30
 KERNEL_SHARE = 0.45
@@ -36,6 +39,8 @@ def assemble(layer: str, system: str, task: str, situation: Situation, budget: i
         + sum(estimate_tokens(json.dumps(t.input_schema)) for t in tools)
     )
     room = max(budget - fixed, 0)
+    rules = rules_section(situation, int(room * RULES_SHARE), clean)
+    room -= estimate_tokens(rules)
     error = error_section(situation, int(room * ERROR_SHARE), clean)
     room -= estimate_tokens(error)
     notes = notes_section(situation, int(room * NOTES_SHARE), clean) if situation.notes else ""
@@ -45,10 +50,12 @@ def assemble(layer: str, system: str, task: str, situation: Situation, budget: i
     notebook = notebook_section(situation, room, clean)
 
     volatile = [Text(part) for part in (kernel, error, notes, task) if part]
-    content = ((Text(notebook, cache=True),) if notebook else ()) + tuple(volatile)
+    stable = [part for part in (rules, notebook) if part]  # one breakpoint after the last of them
+    content = tuple(Text(part, cache=part is stable[-1]) for part in stable) + tuple(volatile)
     sections = {
         "system": system,
         "tools": "",
+        "rules": rules,
         "notebook": notebook,
         "kernel": kernel,
         "error": error,

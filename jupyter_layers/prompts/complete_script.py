@@ -1,7 +1,8 @@
 """Layer 1 for models that continue text: the notebook as a script ending at the cursor (``continue``), or the
 code before and after the cursor (``fim``, fill-in-the-middle).
 
-The prompt is ordered for llama.cpp's cache as well as for the model: the cells above (the same on every
+The prompt is ordered for llama.cpp's cache as well as for the model: the project's rules (AGENTS.md) as
+comments, the cells above (the same on every
 keystroke in a cell), then the live state (the same until a cell runs), then the imports the shown cells lack,
 then the active cell up to the cursor. Each part has a fixed share of the budget, so typing in the active cell
 does not push a far cell out of the prompt and change its start. Cells below the cursor go after it in
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from ..context.budget import chars_for, estimate_tokens, pack_indices
 from ..context.imports import imported_names
-from ..context.notebook import CellView
+from ..context.notebook import CellView, shorten
 from ..context.script import (
     CELL_BREAK,
     as_code,
@@ -27,6 +28,7 @@ from ..context.sections import Redactions
 from ..context.situation import Situation
 from ..models.messages import Infill, Request
 
+RULES_SHARE = 0.05  # the project's rules as comments: a small model continues code, it does not read prose
 CELL_SHARE = 0.30  # the active cell before the cursor
 STATE_SHARE = 0.20
 SUFFIX_SHARE = 0.15  # fim: the rest of the active cell and the cells below
@@ -65,6 +67,14 @@ def state_block(situation: Situation, tokens: int, clean: Redactions) -> tuple[s
     return "\n".join(comments[name] for name in snapshot_order if name in chosen), imports
 
 
+def rules_comment(situation: Situation, tokens: int, clean: Redactions) -> str:
+    """The project's rules files as one comment block, head and tail kept within ``tokens``."""
+    if not situation.rules:
+        return ""
+    text = shorten(clean("\n".join(f"{path}:\n{body.strip()}" for path, body in situation.rules)), chars_for(tokens))
+    return "".join(f"# {line}".rstrip() + "\n" for line in ["Project rules", *text.splitlines()])
+
+
 def script_cells(views: list[CellView], tokens: int, clean: Redactions) -> list[str]:
     """Cells as script text, chosen nearest first within ``tokens``, in notebook order."""
     texts = [clean(cell_script(v)) for v in views]
@@ -78,11 +88,13 @@ def build(situation: Situation, budget: int, fill_in_the_middle: bool) -> Reques
     suffix_room = int(budget * SUFFIX_SHARE) if fill_in_the_middle else 0
     before = clean(active_before(situation, cell_room))
     state, imports = state_block(situation, state_room, clean)
+    rules = rules_comment(situation, int(budget * RULES_SHARE), clean)
     above = cells_above(situation)
-    cells = script_cells(above, budget - cell_room - state_room - suffix_room, clean)
+    cells_room = budget - cell_room - state_room - suffix_room - estimate_tokens(rules)
+    cells = script_cells(above, cells_room, clean)
     missing_imports = [s for s in imports if not any(s in cell for cell in cells)]
 
-    head = CELL_BREAK.join(cells) + CELL_BREAK if cells else "# %%\n"
+    head = rules + (CELL_BREAK.join(cells) + CELL_BREAK if cells else "# %%\n")
     notes = "".join(line + "\n" for line in [*missing_imports, state] if line)
     suffix = None
     if fill_in_the_middle:
@@ -90,7 +102,8 @@ def build(situation: Situation, budget: int, fill_in_the_middle: bool) -> Reques
         below = script_cells(cells_below(situation), suffix_room // 2, clean)
         suffix = after + "".join(CELL_BREAK + text for text in below)
     sections = {
-        "notebook": estimate_tokens(head),
+        "rules": estimate_tokens(rules),
+        "notebook": estimate_tokens(head) - estimate_tokens(rules),
         "kernel": estimate_tokens(notes),
         "task": estimate_tokens(before),
         "after_cursor": estimate_tokens(suffix or ""),

@@ -33,6 +33,7 @@ class ServerState:
     contexts: KernelContexts
     ledgers: dict[str, UsageLedger] = field(default_factory=dict)  # by notebook path
     explorations: dict[str, Exploration] = field(default_factory=dict)  # the last one, by notebook path
+    root_dir: str = ""  # the server's root: notebook paths are relative to it, and project rules stop there
 
     def ledger(self, path: str) -> UsageLedger:
         return self.ledgers.setdefault(path, UsageLedger())
@@ -84,7 +85,8 @@ def _load_jupyter_server_extension(server_app) -> None:
     settings = JupyterLayers(parent=server_app)
     contexts = KernelContexts(server_app.kernel_manager, server_app.log)
     server_app.event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=contexts.kernel_action)
-    state = ServerState(settings, Router(settings, notebook_id=notebook_ids(server_app)), contexts)
+    router = Router(settings, notebook_id=notebook_ids(server_app))
+    state = ServerState(settings, router, contexts, root_dir=os.path.abspath(server_app.root_dir))
     base = url_path_join(server_app.web_app.settings["base_url"], "jupyter-layers")
     handlers = [
         (url_path_join(base, "status"), StatusHandler, {"state": state}),

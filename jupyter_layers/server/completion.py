@@ -25,7 +25,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     offset = min(int(message.get("offset", len(source))), len(source))
     context = await state.contexts.get(message.get("kernel_id"), focus_names(source[:offset]))
     route = state.router.route("complete", message.get("model", ""), notebook=message.get("path", ""))
-    return recipes.complete(route, situation(message, context), state.settings)
+    return recipes.complete(route, situation(message, context, root_dir=state.root_dir), state.settings)
 
 
 async def complete(state, message: dict, send) -> None:

@@ -18,6 +18,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from ..context.notebook import CellView, cell_views, out_of_order, saved_last_error
+from ..context.rules import project_rules
 from ..context.situation import Cursor, Situation
 
 LATE = "ran out of order"  # cell_views' note for a cell re-run after cells below it
@@ -153,15 +154,19 @@ def notebook(message: dict) -> NotebookNode:
     return message["document"].notebook()
 
 
-def situation(message: dict, context: dict | None, instruction: str = "") -> Situation:
+def situation(message: dict, context: dict | None, instruction: str = "", root_dir: str = "") -> Situation:
     """The active cell at the cursor (or selection); the kernel's context when there is one, else (as on the
-    command line) the notebook's saved error output stands in for the last error."""
+    command line) the notebook's saved error output stands in for the last error. The project's rules are found
+    from the notebook's folder, up to the server's ``root_dir`` at most."""
     selection = message.get("selection")
-    return message["document"].situation(
+    path = message.get("path", "")
+    rules = project_rules(os.path.join(root_dir, os.path.dirname(path)), stop=root_dir) if root_dir else ()
+    found = message["document"].situation(
         int(message["cell"]),
         offset=int(message["offset"]) if message.get("offset") is not None else None,
         selection=(int(selection[0]), int(selection[1])) if selection else None,
-        path=message.get("path", ""),
+        path=path,
         kernel_context=context,
         instruction=instruction,
     )
+    return dataclasses.replace(found, rules=rules)

@@ -20,7 +20,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     focus = focus_names(message["document"].source(int(message["cell"])))
     context = await state.contexts.fresh(message.get("kernel_id"), focus)
     route = state.router.route("edit", message.get("model", ""), notebook=message.get("path", ""))
-    return recipes.edit(route, situation(message, context, instruction), state.settings)
+    return recipes.edit(route, situation(message, context, instruction, state.root_dir), state.settings)
 
 
 async def rewrite(state, message: dict, send) -> None:

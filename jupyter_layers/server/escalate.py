@@ -27,7 +27,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
     context = await state.contexts.fresh(message.get("kernel_id"), focus, SITUATION["escalate"].snapshot_ms)
     question = str(message.get("question") or "").strip()
     route = state.router.route("escalate", message.get("model", ""), notebook=message.get("path", ""))
-    picture = place_cursor("escalate", situation(message, context, question), nb)
+    picture = place_cursor("escalate", situation(message, context, question, state.root_dir), nb)
     explored = state.explorations.get(message.get("path", ""))
     return recipes.escalate(route, picture, state.settings, exploration=explored)
 

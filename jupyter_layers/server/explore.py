@@ -60,7 +60,8 @@ async def prepare(state, message: dict) -> recipes.Prepared:
         raise NoKernel("the kernel is busy and has not reported its state yet")
     question = str(message.get("question") or "").strip()
     route = state.router.route("explore", message.get("model", ""), notebook=message.get("path", ""))
-    return recipes.explore(route, place_cursor("explore", situation(message, context, question), nb), state.settings)
+    picture = place_cursor("explore", situation(message, context, question, state.root_dir), nb)
+    return recipes.explore(route, picture, state.settings)
 
 
 async def explore(state, message: dict, send) -> None:
