@@ -31,6 +31,10 @@ class LayersApp(JupyterApp):
             "jupyter_layers.cli.escalate.EscalateApp",
             "Execute a notebook and escalate with the whole picture; print the answer and per-cell diffs.",
         ),
+        "mcp": (
+            "jupyter_layers.cli.mcp.McpApp",
+            "Serve a running kernel to outside agents (Claude Code, other MCP clients) over MCP.",
+        ),
     }
 
     def start(self) -> None:

@@ -105,6 +105,7 @@ class RewriteApp(CancellableSubcommand):
                         "source": result.source,
                         "applied": applied,
                         "syntax_error": result.syntax_error or None,
+                        "taste": list(result.taste),
                     },
                     indent=1,
                     ensure_ascii=False,
@@ -112,6 +113,8 @@ class RewriteApp(CancellableSubcommand):
             )
         else:
             print(diff or "no change\n", end="")
+            for line in result.taste:  # what the revision turn left: for the reviewer to weigh
+                print(f"taste: {line}", file=sys.stderr)
         if result.syntax_error:
             problem = result.syntax_error
             error_line("rewrite", f"the rewritten cell does not parse ({problem}), nor did it before; nothing applied")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..models.events import Stop
 from ..models.messages import Message, Request
-from . import junk, recipes
+from . import junk, recipes, taste
 from .complete import strip_fences
 
 
@@ -33,6 +33,7 @@ class Rewrite:
     model: str
     syntax_error: str = ""  # the parser's complaint, if even the retry did not parse (nor did the cell before)
     attempts: int = 1
+    taste: tuple[str, ...] = ()  # what the taste check still finds after the revision turn (engine/taste.py)
 
     @property
     def changed(self) -> bool:
@@ -90,7 +91,32 @@ def rewrite(prepared: recipes.Prepared, run: Callable[[Request], Stop | None]) -
         request = dataclasses.replace(request, messages=(*request.messages, stop.message, Message.user(retry)))
     if problem and not syntax_error(source):
         raise junk.unusable(route, f"its code does not parse ({problem}), even after a retry")
-    return Rewrite(source, new_source, region, (start, end), situation.instruction, route.label, problem, attempt)
+    cells = situation.cells
+    others = [cell.source for cell in cells if cell.cell_type == "code" and cell.index != situation.cursor.cell]
+    findings = [] if problem else taste.check(new_source, others, situation.instruction, before=source)
+    if findings:  # one revision turn; kept only if it still parses
+        note = taste.revision_note(findings) + " Reply with the revised selected region only."
+        request = dataclasses.replace(request, messages=(*request.messages, stop.message, Message.user(note)))
+        attempt += 1
+        revised = run(request)
+        if revised is None:
+            return None
+        revised_region = region_text(revised.message.text, source[start:end])
+        revised_source = source[:start] + revised_region + source[end:]
+        if not syntax_error(revised_source):
+            region, new_source = revised_region, revised_source
+            findings = taste.check(new_source, others, situation.instruction, before=source)
+    return Rewrite(
+        source,
+        new_source,
+        region,
+        (start, end),
+        situation.instruction,
+        route.label,
+        problem,
+        attempt,
+        tuple(taste.describe(findings).splitlines()),
+    )
 
 
 def unified_diff(before: str, after: str, name: str = "cell") -> str:

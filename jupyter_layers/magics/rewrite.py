@@ -74,6 +74,8 @@ class RewriteMagics(Magics):
             },
             metadata,
         )
+        for line in result.taste:  # what the revision turn left: for the reviewer to weigh
+            print(f"taste: {line}")
         if result.syntax_error:
             problem = result.syntax_error
             error_line("%rewrite", f"the rewritten code does not parse ({problem}), nor did the cell; check it first")

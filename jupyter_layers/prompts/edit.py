@@ -12,7 +12,10 @@ You see the notebook's other cells, the live kernel state (variables, DataFrame 
 error) and the cell, where <SELECTION> and </SELECTION> enclose the region to change.
 Reply with only the complete new text of the selected region, as plain code: no markdown fences, no explanation, \
 nothing from outside the selection. Keep the region's indentation. Change only what the instruction asks for; \
-use the variable and column names that really exist in the kernel state."""
+use the variable and column names that really exist in the kernel state.
+Write the simplest code that works, in the notebook's own style and names: no try/except unless an error must \
+be handled, no deeper nesting or more lines than the task needs, and call the notebook's functions rather than \
+copying their code."""
 
 CELL_SHARE = 0.4
 

@@ -34,6 +34,7 @@ async def rewrite(state, message: dict, send) -> None:
             source=result.source,
             replacement=result.replacement,
             syntax_error=result.syntax_error,
+            taste=list(result.taste),
             model=result.model,
             provenance=result.provenance(),
         )

@@ -240,6 +240,7 @@ class RewriteReply(ServerReply):
     source: str  # the whole cell after the edit
     replacement: str  # the new text of the selected region alone
     syntax_error: str  # the parser's complaint if even the retry does not parse; "" when it parses
+    taste: list[str] = []  # what the taste check still finds (needless try/except, deep nesting, copies), a line each
     model: str  # "provider:model"
     provenance: EditProvenance
     done: Literal[True] = True

@@ -69,7 +69,9 @@ export function editSelection(panel: NotebookPanel, connection: LayersConnection
         close();
         void reviewInCell(cell as Cell, message.source, {
           title: `✎ ${instruction} (${message.model})`,
-          warning: message.syntax_error ? `does not parse: ${message.syntax_error}` : '',
+          warning: [message.syntax_error ? `does not parse: ${message.syntax_error}` : '', ...message.taste]
+            .filter(Boolean)
+            .join(' · '),
           provenance: message.provenance
         });
       }

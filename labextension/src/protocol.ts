@@ -190,6 +190,8 @@ export interface IRewriteReply extends IReply {
   replacement: string;
   /** The parser's complaint if even the retry does not parse; empty when it parses. */
   syntax_error: string;
+  /** What the taste check still finds (needless try/except, deep nesting, copies), a line each. */
+  taste: string[];
   model: string;
   provenance: IEditProvenance;
   done: true;

@@ -36,6 +36,7 @@ describe('the protocol', () => {
         source: 'x = 2',
         replacement: '2',
         syntax_error: '',
+        taste: ['line 1: except Exception hides the error and carries on (remove the try/except)'],
         model: 'anthropic:claude-sonnet-5-5',
         provenance: { layer: 'edit', instruction: 'two', model: 'anthropic:claude-sonnet-5-5', time: 't' },
         done: true
