@@ -50,3 +50,25 @@ async def test_the_servers_rewrite_reply_carries_what_remains(jp_ws_fetch, fake)
     final = (await replies(ws, "t1", timeout=60))[-1]
     assert final["type"] == "rewrite" and len(final["taste"]) == 1 and "except Exception" in final["taste"][0]
     ws.close()
+
+
+def test_an_escalation_fix_shows_what_the_taste_check_finds_in_it():
+    """No revision turn for the costly model's answer: the findings go beside the fix for the user to weigh."""
+    from jupyter_layers.engine.escalate import parse_fixes
+
+    sources = {1: "import pandas as pd\norders = pd.read_csv('orders.csv')", 2: "total = orders['amount'].sum()"}
+    wrapped = SWALLOWED.replace("sum(prices)", "orders['amount'].sum()")
+    answer = f'Wrap it.\n<fix cell="2">\n{wrapped}\n</fix>'
+    (fix,) = parse_fixes(answer, sources)
+    assert len(fix.taste) == 1 and "except Exception" in fix.taste[0]
+    (clean,) = parse_fixes('<fix cell="2">\ntotal = orders["amount"].sum() * 1.2\n</fix>', sources)
+    assert clean.taste == ()
+
+
+def test_escalate_prints_the_findings_under_the_fix(kernel, fake):
+    kernel.run("prices = [1.5, 2.0, 3.25]")
+    cell = kernel.run("total = sum(prices) * 1.2").reply["content"]["execution_count"]
+    fake.script(Turn([Text(f'Keep going.\n<fix cell="{cell}">\n{SWALLOWED}\n</fix>')]))
+    done = kernel.run("%escalate why is total off?")
+    shown = [line for line in done.stdout.splitlines() if line.startswith("taste: ")]
+    assert shown and shown[0].startswith(f"taste: In[{cell}] line 3") and "except Exception" in shown[0]

@@ -104,7 +104,7 @@ class EscalateApp(CancellableSubcommand):
                 applied.append(fix.cell)
             if applied:
                 write_notebook(nb, target)
-        diffs = [{"cell": fix.cell, "diff": fix.diff()} for fix in fixes]
+        diffs = [{"cell": fix.cell, "diff": fix.diff(), "taste": list(fix.taste)} for fix in fixes]
         if self.json_output:
             result = {"answer": answer, "fixes": diffs, "applied": applied, "output": target if applied else None}
             print(json.dumps(result, indent=1, ensure_ascii=False))

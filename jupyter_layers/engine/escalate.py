@@ -14,6 +14,7 @@ from ..context.notebook import is_scratch
 from ..errors import LayersError
 from ..models.messages import Request
 from ..models.router import Route
+from . import taste
 from .rewrite import syntax_error, unified_diff
 
 FIX = re.compile(r'<fix cell="(\d+)">\n?(.*?)\n?</fix>', re.S)
@@ -29,6 +30,7 @@ class CellFix:
     cell: int
     before: str
     after: str
+    taste: tuple[str, ...] = ()  # what the taste check finds in the fix (engine/taste.py), a line each
 
     @property
     def syntax_error(self) -> str:
@@ -39,12 +41,17 @@ class CellFix:
 
 
 def parse_fixes(answer: str, sources: dict[int, str]) -> list[CellFix]:
-    """The ``<fix cell="N">`` blocks of an answer, for cells that exist (the last block per cell wins)."""
+    """The ``<fix cell="N">`` blocks of an answer, for cells that exist (the last block per cell wins), each with
+    what the taste check finds in it (no revision turn: an escalation's answer is the costly model's whole picture;
+    what it finds is shown beside the fix for the user to weigh)."""
     fixes: dict[int, CellFix] = {}
     for number, body in FIX.findall(answer):
         cell = int(number)
         if cell in sources:
-            fixes[cell] = CellFix(cell, sources[cell], body.strip("\n"))
+            after = body.strip("\n")
+            others = [source for index, source in sources.items() if index != cell]
+            findings = taste.check(after, others, before=sources[cell])
+            fixes[cell] = CellFix(cell, sources[cell], after, tuple(taste.describe(findings).splitlines()))
     return [fixes[cell] for cell in sorted(fixes) if fixes[cell].after != fixes[cell].before]
 
 

@@ -130,6 +130,8 @@ class EscalateMagics(Magics):
                 raw=True,
                 metadata={"jupyter_layers": {"layer": "escalate", "fix_for_cell": fix.cell, "model": model}},
             )
+            for line in fix.taste:  # for the reviewer to weigh
+                print(f"taste: {name} {line}")
             if fix.syntax_error:
                 error_line("%escalate", f"the fix for {name} does not parse ({fix.syntax_error}); check it first")
         if fixes:

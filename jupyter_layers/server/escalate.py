@@ -48,7 +48,14 @@ async def escalate(state, message: dict, send) -> None:
     send(
         FixesReply(
             fixes=[
-                Fix(cell=fix.cell, before=fix.before, after=fix.after, diff=fix.diff(), syntax_error=fix.syntax_error)
+                Fix(
+                    cell=fix.cell,
+                    before=fix.before,
+                    after=fix.after,
+                    diff=fix.diff(),
+                    syntax_error=fix.syntax_error,
+                    taste=list(fix.taste),
+                )
                 for fix in fixes
             ],
             answer=FIX.sub(lambda block: f"[fix for cell {block[1]}: see below]", stop.message.text),

@@ -314,6 +314,7 @@ class Fix(Strict):
     after: str  # the whole new source
     diff: str  # unified diff of before and after
     syntax_error: str  # "" when ``after`` parses
+    taste: list[str] = []  # what the taste check finds in the fix (needless try/except, deep nesting, copies)
 
 
 class EscalateProvenance(Strict):

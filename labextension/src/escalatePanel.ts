@@ -99,6 +99,7 @@ export class EscalatePanel extends QuestionPanel<EscalateView> {
       fix.syntax_error
         ? element('div', { className: 'jp-layers-warning', textContent: `does not parse: ${fix.syntax_error}` })
         : '',
+      ...fix.taste.map(line => element('div', { className: 'jp-layers-warning', textContent: line })),
       diffView(fix.diff),
       apply
     ]);

@@ -270,6 +270,8 @@ export interface IFix {
   diff: string;
   /** Empty when `after` parses. */
   syntax_error: string;
+  /** What the taste check finds in the fix (needless try/except, deep nesting, copies), a line each. */
+  taste: string[];
 }
 
 /** What an applied fix records in its cell's metadata (the browser adds `cell`). */

@@ -6,7 +6,8 @@ const FIX: IFix = {
   before: 'share = x / totl\n',
   after: 'share = x / total\n',
   diff: '--- cell 2\n+++ cell 2\n@@ -1 +1 @@\n-share = x / totl\n+share = x / total\n context\n',
-  syntax_error: ''
+  syntax_error: '',
+  taste: []
 };
 
 describe('the fix helpers', () => {
