@@ -76,19 +76,30 @@ def rewrite(prepared: recipes.Prepared, run: Callable[[Request], Stop | None]) -
     situation, route, request = prepared.situation, prepared.route, prepared.request
     source = situation.cursor.source
     start, end = situation.cursor.selection or (0, len(source))
-    attempt, problem, new_source, region = 0, "", source, ""
-    while attempt < 2:
-        attempt += 1
+
+    def turn(request: Request) -> tuple[Stop, str, str] | None:
+        """One model turn: its Stop, the new region, and the cell with it (None: failed or cancelled)."""
         stop = run(request)
         if stop is None:
             return None
         region = region_text(stop.message.text, source[start:end])
-        new_source = source[:start] + region + source[end:]
+        return stop, region, source[:start] + region + source[end:]
+
+    def follow_up(request: Request, stop: Stop, text: str) -> Request:
+        return dataclasses.replace(request, messages=(*request.messages, stop.message, Message.user(text)))
+
+    attempt, problem = 0, ""
+    while attempt < 2:
+        attempt += 1
+        answered = turn(request)
+        if answered is None:
+            return None
+        stop, region, new_source = answered
         problem = syntax_error(new_source)
         if not problem:
             break
         retry = f"That does not parse ({problem}). Reply with the corrected selected region only."
-        request = dataclasses.replace(request, messages=(*request.messages, stop.message, Message.user(retry)))
+        request = follow_up(request, stop, retry)
     if problem and not syntax_error(source):
         raise junk.unusable(route, f"its code does not parse ({problem}), even after a retry")
     cells = situation.cells
@@ -96,15 +107,12 @@ def rewrite(prepared: recipes.Prepared, run: Callable[[Request], Stop | None]) -
     findings = [] if problem else taste.check(new_source, others, situation.instruction, before=source)
     if findings:  # one revision turn; kept only if it still parses
         note = taste.revision_note(findings) + " Reply with the revised selected region only."
-        request = dataclasses.replace(request, messages=(*request.messages, stop.message, Message.user(note)))
         attempt += 1
-        revised = run(request)
+        revised = turn(follow_up(request, stop, note))
         if revised is None:
             return None
-        revised_region = region_text(revised.message.text, source[start:end])
-        revised_source = source[:start] + revised_region + source[end:]
-        if not syntax_error(revised_source):
-            region, new_source = revised_region, revised_source
+        if not syntax_error(revised[2]):
+            _, region, new_source = revised
             findings = taste.check(new_source, others, situation.instruction, before=source)
     return Rewrite(
         source,
