@@ -50,7 +50,11 @@ class ModelRun:
     """``run(request) -> Stop | None`` bound to a route, a sink and a usage ledger; None when the call failed or
     was cancelled (the sink was told)."""
 
-    def __init__(self, route: Route, sink: Sink, ledger: UsageLedger, on_usage: Callable[[Usage], None] | None = None):
+    def __init__(
+        self, route: Route, sink: Sink, ledger: UsageLedger | None, on_usage: Callable[[Usage], None] | None = None
+    ):
+        """``ledger``: a kernel's running totals for `%layers usage`; None where the route's meter (the usage
+        record on disk) is the only account kept, as in the server."""
         self.route, self.sink, self.ledger, self.on_usage = route, sink, ledger, on_usage
         self.stopped = threading.Event()  # cancel() was called: no more calls, nothing more shown
         self._stream = None
@@ -79,7 +83,8 @@ class ModelRun:
                     thinking += event.text
                     self.sink.thinking(event.text, thinking)
                 elif isinstance(event, Usage):
-                    self.ledger.record(self.route.layer, self.route.model, event, cost_at(self.route.price, event))
+                    if self.ledger is not None:
+                        self.ledger.record(self.route.layer, self.route.model, event, cost_at(self.route.price, event))
                     if self.on_usage:
                         self.on_usage(event)
                 elif isinstance(event, Failure):

@@ -16,7 +16,6 @@ from jupyter_server.utils import url_path_join
 from ..config import JupyterLayers
 from ..explore.agent import Exploration
 from ..models.router import Router
-from ..usage import UsageLedger
 from . import custody
 from . import relay as relay_handlers
 from .handlers import StatusHandler
@@ -31,12 +30,8 @@ class ServerState:
     settings: JupyterLayers
     router: Router
     contexts: KernelContexts
-    ledgers: dict[str, UsageLedger] = field(default_factory=dict)  # by notebook path
     explorations: dict[str, Exploration] = field(default_factory=dict)  # the last one, by notebook path
     root_dir: str = ""  # the server's root: notebook paths are relative to it, and project rules stop there
-
-    def ledger(self, path: str) -> UsageLedger:
-        return self.ledgers.setdefault(path, UsageLedger())
 
 
 def notebook_ids(server_app):

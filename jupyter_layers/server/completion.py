@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..context.situation import focus_names
 from ..engine import recipes
 from ..engine.complete import clean_answer, syntax_problem
-from ..models.events import Failure, Stop, TextDelta, Usage
+from ..models.events import Failure, Stop, TextDelta
 from .document import situation
 from .protocol import StreamReply
 
@@ -43,8 +43,6 @@ async def complete(state, message: dict, send) -> None:
             if len(so_far) >= AMBIGUOUS_ECHO and so_far.startswith(sent) and so_far != sent:
                 sent = so_far
                 send(StreamReply(text=sent, done=False))
-        elif isinstance(event, Usage):
-            state.ledger(message.get("path", "")).record("complete", route.model, event)
         elif isinstance(event, Failure):
             raise event.error
         elif isinstance(event, Stop):  # ghost text that cannot be Python is no suggestion: it disappears

@@ -25,7 +25,7 @@ async def prepare(state, message: dict) -> recipes.Prepared:
 
 async def rewrite(state, message: dict, send) -> None:
     prepared = await prepare(state, message)
-    run = SocketRun(prepared.route, thread_sender(send), state.ledger(message.get("path", "")))
+    run = SocketRun(prepared.route, thread_sender(send), None)
     result = await in_thread(lambda: rewrite_cell(prepared, run), run)
     if result is None:  # cancelled
         return

@@ -35,10 +35,10 @@ async def prepare(state, message: dict) -> recipes.Prepared:
 async def escalate(state, message: dict, send) -> None:
     prepared = await prepare(state, message)
     route, request, question = prepared.route, prepared.request, prepared.question
-    settings, path, nb = state.settings, message.get("path", ""), notebook(message)
+    settings, nb = state.settings, notebook(message)
     check_cost(route, request, settings.escalate_max_cost)
     spent = []
-    run = SocketRun(route, thread_sender(send), state.ledger(path), on_usage=spent.append)
+    run = SocketRun(route, thread_sender(send), None, on_usage=spent.append)
     stop = await in_thread(lambda: run(request), run)
     if stop is None:
         return  # cancelled

@@ -72,7 +72,7 @@ async def explore(state, message: dict, send) -> None:
     run = SocketRun(
         route,
         thread_sender(send),
-        state.ledger(path),
+        None,
         on_usage=lambda usage: agent.count(usage.input_tokens + usage.output_tokens),
     )
     kernel = ServerKernel(state.contexts.kernel_manager.get_kernel(kernel_id), asyncio.get_running_loop())

@@ -51,7 +51,7 @@ class SocketRun(ModelRun):
     """``run(request) -> Stop | None`` for the engine in a worker thread, streaming to the browser; ``post``
     sends the layer's own messages (steps, notices) the same way, and nothing once the request is cancelled."""
 
-    def __init__(self, route: Route, send: Callable[[ServerReply], None], ledger: UsageLedger, on_usage=None):
+    def __init__(self, route: Route, send: Callable[[ServerReply], None], ledger: UsageLedger | None, on_usage=None):
         self.send = send
         super().__init__(route, SocketSink(self.post), ledger, on_usage)
 
