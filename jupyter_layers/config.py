@@ -61,9 +61,9 @@ class JupyterLayers(Configurable):
     edit_model = Unicode("", help="Model for layer 2, editing selected code (default claude-sonnet-5-5).").tag(
         config=True
     )
-    explore_model = Unicode("", help="Model for layer 3, the exploration agent (default claude-sonnet-5-5).").tag(
-        config=True
-    )
+    explore_model = Unicode(
+        "", help="Model for layer 3, the agent that explores and builds (default claude-sonnet-5-5)."
+    ).tag(config=True)
     escalate_model = Unicode(
         "", help="Model for layer 4, escalation with extended thinking (default claude-opus-5-5)."
     ).tag(config=True)
@@ -212,11 +212,14 @@ class JupyterLayers(Configurable):
     max_retries = Int(2, help="Retries of a failed call before any output (429, 5xx, 529, network).").tag(config=True)
 
     explore_max_steps = Int(12, help="Model turns an exploration may take before it must stop.").tag(config=True)
+    build_max_steps = Int(
+        16, help="Model turns a build (%build, the Build tab) may take, tries and proposals together."
+    ).tag(config=True)
     explore_step_timeout = Float(30.0, help="Seconds one scratch cell may run before its sandbox is killed.").tag(
         config=True
     )
     explore_token_budget = Int(
-        400_000, help="Input plus output tokens one exploration may spend over all its turns."
+        400_000, help="Input plus output tokens one exploration (or build) may spend over all its turns."
     ).tag(config=True)
 
     terminal_suggestions = Bool(

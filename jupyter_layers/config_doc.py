@@ -28,7 +28,10 @@ TOPICS = (
     ),
     ("Embedded offline models", ("gguf_path", "embedded_threads", "embedded_context")),
     ("Network calls", ("request_timeout", "max_retries")),
-    ("Layer 3: explore", ("explore_max_steps", "explore_step_timeout", "explore_token_budget")),
+    (
+        "Layer 3: explore and build",
+        ("explore_max_steps", "build_max_steps", "explore_step_timeout", "explore_token_budget"),
+    ),
     (
         "Layer 4: escalate",
         ("escalate_thinking", "escalate_effort", "thinking_budget", "escalate_max_cost", "escalate_auto"),
@@ -75,7 +78,7 @@ ENVIRONMENT = (
     ),
     (
         "OPENAI_BASE_URL",
-        "With `provider = \"auto\"`, no Anthropic key and no `openai_base_url`: the OpenAI-compatible server every "
+        'With `provider = "auto"`, no Anthropic key and no `openai_base_url`: the OpenAI-compatible server every '
         "layer uses (the model is `openai_model`, else the first its `/v1/models` lists).",
     ),
     (
@@ -93,7 +96,7 @@ ENVIRONMENT = (
     ),
     (
         "JUPYTERHUB_API_TOKEN",
-        "Set by JupyterHub in a single-user server: with `kernel_models = \"auto\"`, kernels then reach models "
+        'Set by JupyterHub in a single-user server: with `kernel_models = "auto"`, kernels then reach models '
         "through the server, which holds the keys.",
     ),
     (

@@ -17,7 +17,7 @@ from .models.router import Router
 def plan(layer: str, situation: Situation, config: JupyterLayers, router: Router | None = None, **history) -> Prepared:
     """What a layer would send for this situation: ``history`` is what the layer also takes (for escalation:
     the exploration record, earlier attempts, the conversation to follow up)."""
-    route = (router or Router(config)).route(layer)
+    route = (router or Router(config)).route(recipes.model_layer(layer))
     return recipes.prepare(layer, route, situation, config, **history)
 
 

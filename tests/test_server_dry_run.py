@@ -1,7 +1,7 @@
 """The browser's dry-run is the request: a ``prompt`` over the socket shows, key for key, what the layer sends.
 
 A real jupyter server with a real kernel; each layer is asked for its dry-run, then run, and the body the fake
-model server receives must equal the payload shown. Escalation is checked after an exploration of the same
+model server receives must equal the payload shown (the build's too). Escalation is checked after an exploration of the same
 notebook, whose findings both must carry.
 """
 
@@ -47,6 +47,13 @@ async def test_every_layer_shows_what_it_sends(jp_fetch, jp_ws_fetch, jp_servera
 
     fake.script(Turn([ToolUse("run_cell", {"code": "print(len(orders), len(report))"})]), Turn([FINISH]))
     assert_same_payload(*await shown_then_sent(ws, fake, "explore", "x1", question="why is total too high?", **on))
+
+    proposed = ["dupes = customers.customer_id.duplicated().sum()\ndupes"]
+    fake.script(Turn([ToolUse("propose", {"cells": proposed, "summary": "Count the duplicated customers."})]))
+    task = {"task": "count duplicated customer ids", "check": "assert dupes == 1"}
+    assert_same_payload(*await shown_then_sent(ws, fake, "build", "b1", **task, **on))
+    built = fake.requests[-1].body["messages"][-1]["content"][-1]["text"]
+    assert "Task: count duplicated customer ids" in built and "this check must pass: assert dupes == 1" in built
 
     fake.script(Turn([Text("Customer 10 is listed twice.")]))
     shown, sent = await shown_then_sent(ws, fake, "escalate", "s1", question="how do I fix the total?", **on)

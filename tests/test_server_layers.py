@@ -130,6 +130,46 @@ async def test_an_exploration_runs_steps_in_a_fork_and_escalation_reads_what_it_
     ws.close()
 
 
+async def test_a_build_verifies_its_proposal_in_a_fork_and_sends_it_for_review(
+    jp_fetch, jp_ws_fetch, jp_serverapp, fake
+):
+    kernel_id = await start_kernel(jp_fetch, jp_serverapp, PLANTED_BUG)
+    unique = "customers = customers.drop_duplicates('customer_id')\nlen(customers)"
+    fake.script(
+        Turn([ToolUse("run_cell", {"code": "del orders\nprint(customers.customer_id.duplicated().sum())"})]),
+        Turn([ToolUse("propose", {"cells": ["print(len(orders))", "undefined_name"], "summary": "x"})]),
+        Turn([ToolUse("propose", {"cells": [unique], "summary": "Customers without duplicate ids."})]),
+    )
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    task = {"task": "drop the duplicated customers", "check": "assert customers.customer_id.is_unique"}
+    ws.write_message(request("build", "b1", kernel_id=kernel_id, path="b.ipynb", **task))
+    received = await replies(ws, "b1", timeout=120)
+    assert [m["type"] for m in received if m["type"] in ("sandbox", "step", "verify", "proposal", "done")] == [
+        "sandbox",
+        "step",
+        "step",
+        "verify",
+        "verify",
+        "verify",
+        "verify",
+        "proposal",
+        "done",
+    ]
+    verified = [m for m in received if m["type"] == "verify" and m["phase"] == "finished"]
+    # the scratch step deleted orders in its fork; the fresh fork of the proposal still has it, so cell 2 fails
+    assert verified[0]["cells"] == 2 and verified[0]["failure"].startswith("cell 2 of your proposal failed: NameError")
+    assert verified[1]["failure"] == ""
+    proposal = next(m for m in received if m["type"] == "proposal")
+    assert proposal["summary"] == "Customers without duplicate ids." and proposal["check"] == task["check"]
+    [cell] = proposal["cells"]
+    assert cell["source"] == unique and cell["outputs"][0]["data"]["text/plain"] == "4"
+    assert cell["provenance"]["layer"] == "build" and cell["provenance"]["task"] == task["task"]
+    assert received[-1]["steps"] == 1
+    # nothing of it ran in the notebook's kernel
+    assert await kernel_value(jp_serverapp, kernel_id, "(len(customers), 'orders' in dir())") == "(5, True)"
+    ws.close()
+
+
 async def test_escalation_streams_thinking_and_answer_and_fixes_name_cells(jp_ws_fetch, fake):
     cells = [
         *CELLS[:2],
@@ -305,10 +345,18 @@ def test_the_typescript_protocol_mirrors_the_python_one():
         protocol.CompleteRequest: "ICompleteRequest",
         protocol.RewriteRequest: "IRewriteRequest",
         protocol.ExploreRequest: "IExploreRequest",
+        protocol.BuildRequest: "IBuildRequest",
+        protocol.VerifyReply: "IVerifyReply",
+        protocol.BuildProvenance: "IBuildProvenance",
+        protocol.ProposedCell: "IProposedCell",
+        protocol.ProposalReply: "IProposalReply",
         protocol.EscalateRequest: "IEscalateRequest",
         protocol.CancelRequest: "ICancelRequest",
         protocol.PromptRequest: "IPromptRequest",
         protocol.PromptReply: "IPromptReply",
+        protocol.RememberRequest: "IRememberRequest",
+        protocol.RememberAcceptRequest: "IRememberAcceptRequest",
+        protocol.RuleReply: "IRuleReply",
         protocol.StreamReply: "IStreamReply",
         protocol.TextReply: "ITextReply",
         protocol.ThinkingReply: "IThinkingReply",

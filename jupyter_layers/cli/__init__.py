@@ -21,10 +21,17 @@ class LayersApp(JupyterApp):
             "Print exactly the request a layer would send for a cell of a notebook (nothing is sent).",
         ),
         "run": ("jupyter_layers.cli.run.RunApp", "Execute a notebook headless (magics work); write the result."),
-        "clean": ("jupyter_layers.cli.clean.CleanApp", "Remove every scratch cell (tag jupyter-layers-scratch)."),
+        "clean": (
+            "jupyter_layers.cli.clean.CleanApp",
+            "Remove every scratch cell (tag jupyter-layers-scratch); --proposals: proposed cells too.",
+        ),
         "explore": (
             "jupyter_layers.cli.explore.ExploreApp",
             "Execute a notebook, explore a question against its live kernel, write scratch cells and findings.",
+        ),
+        "build": (
+            "jupyter_layers.cli.build.BuildApp",
+            "Execute a notebook up to a cell, build a task against its live kernel, insert the verified cells.",
         ),
         "rewrite": ("jupyter_layers.cli.rewrite.RewriteApp", "Rewrite a cell by an instruction; print the diff."),
         "escalate": (

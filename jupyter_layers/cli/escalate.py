@@ -14,7 +14,7 @@ import sys
 
 from traitlets import Bool, Float, Unicode
 
-from ..context.notebook import is_scratch
+from ..context.notebook import is_unreviewed
 from ..context.situation import Situation, focus_names, situation_from_notebook
 from ..engine import recipes
 from ..engine.escalate import check_cost, failing_cell, parse_fixes
@@ -91,7 +91,7 @@ class EscalateApp(CancellableSubcommand):
         if stop is None:
             self.exit(1)
         answer = stop.message.text
-        sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_scratch(c)}
+        sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_unreviewed(c)}
         fixes = parse_fixes(answer, sources)
         applied = []
         if target:

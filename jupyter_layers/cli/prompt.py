@@ -7,10 +7,10 @@ import os
 
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
-from ..config import LAYERS
 from ..context.selection import edit_selection
 from ..context.situation import Situation, focus_names, situation_from_notebook
 from ..dry_run import as_text, describe, plan
+from ..engine import recipes
 from ..engine.recipes import place_cursor
 from ..errors import ConfigError
 from ..headless.notebook_file import check_cell, read_notebook
@@ -23,19 +23,28 @@ class PromptApp(LayersSubcommand):
     name = "jupyter-layers-prompt"
     description = (
         "Print exactly the request a layer would send for cell N of a notebook (nothing is sent). "
-        "Usage: jupyter layers prompt NOTEBOOK --cell N [--offset K] --layer complete|edit|explore|escalate "
+        "Usage: jupyter layers prompt NOTEBOOK --cell N [--offset K] --layer complete|edit|explore|build|escalate "
         "[--execute] [--format json|text] [--instruction TEXT] [--lines A-B]; with --execute, escalate runs the "
         "whole notebook as `jupyter layers escalate` does"
     )
 
     cell = Int(-1, help="The active cell (0-based, in notebook order).").tag(config=True)
     offset = Int(-1, help="The cursor's character offset in the active cell (-1: the end).").tag(config=True)
-    layer = CaselessStrEnum(LAYERS, default_value="complete", help="Which layer's request to show.").tag(config=True)
+    layer = CaselessStrEnum(
+        tuple(recipes.RECIPES), default_value="complete", help="Which layer's request to show."
+    ).tag(config=True)
     execute = Bool(
-        False, help="First run cells 0..N-1 in a fresh kernel in the notebook's folder, so the kernel state is real."
+        False,
+        help="First run cells 0..N-1 (build: 0..N) in a fresh kernel in the notebook's folder, so the kernel state "
+        "is real.",
     ).tag(config=True)
     output_format = CaselessStrEnum(("text", "json"), default_value="text", help="text or json.").tag(config=True)
-    instruction = Unicode("", help="The edit instruction or the question (edit, explore, escalate).").tag(config=True)
+    instruction = Unicode("", help="The edit instruction, the question (explore, escalate) or the task (build).").tag(
+        config=True
+    )
+    check = Unicode("", help="Build: the check its cells must pass, as `jupyter layers build --check`.").tag(
+        config=True
+    )
     lines = Unicode("", help="Edit: only lines A-B of the cell (1-based, inclusive), as `rewrite --lines`.").tag(
         config=True
     )
@@ -48,6 +57,8 @@ class PromptApp(LayersSubcommand):
         "instruction": "PromptApp.instruction",
         "question": "PromptApp.instruction",
         "lines": "PromptApp.lines",
+        "check": "PromptApp.check",
+        "task": "PromptApp.instruction",
     }
     flags = {
         **LayersSubcommand.flags,
@@ -61,7 +72,7 @@ class PromptApp(LayersSubcommand):
         context = None
         if self.execute:
             with NotebookKernel(nb, os.path.dirname(os.path.abspath(path))) as kernel:
-                kernel.execute_upto(cell)
+                kernel.execute_upto(cell + 1 if self.layer == "build" else cell)  # build: as `layers build` runs
                 context = kernel.context(focus_names(nb.cells[cell].source))
         source = nb.cells[cell].source
         situation = situation_from_notebook(
@@ -87,7 +98,8 @@ class PromptApp(LayersSubcommand):
             situation = escalation_situation(nb, path, self.instruction)  # as `jupyter layers escalate` runs it
         else:
             situation = self.situation(nb, cell, path)
-        described = describe(plan(self.layer, situation, config))
+        history = {"check": self.check, "below": cell} if self.layer == "build" else {}  # as `layers build` asks
+        described = describe(plan(self.layer, situation, config, **history))
         print(
             json.dumps(described, indent=1, ensure_ascii=False) if self.output_format == "json" else as_text(described)
         )

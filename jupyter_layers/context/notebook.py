@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..kernel.cell_history import referenced_names, strip_ansi
 
 SCRATCH_TAG = "jupyter-layers-scratch"
+PROPOSED_TAG = "jupyter-layers-proposed"  # a build's cells until the user accepts them
 OUTPUT_CHARS = 1500
 
 
@@ -82,13 +83,20 @@ def is_scratch(cell: dict) -> bool:
     return SCRATCH_TAG in cell.get("metadata", {}).get("tags", [])
 
 
+def is_unreviewed(cell: dict) -> bool:
+    """A scratch cell or a proposal not yet accepted: in the document, not yet part of the user's notebook (no
+    prompt reads it, no headless run executes it)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return SCRATCH_TAG in tags or PROPOSED_TAG in tags
+
+
 def cell_views(nb: dict, output_chars: int = OUTPUT_CHARS) -> list[CellView]:
-    """Every non-scratch cell of the notebook, in notebook order."""
+    """Every cell of the notebook but scratch cells and proposals, in notebook order."""
     cells = nb["cells"]
     late = out_of_order(cells)
     views = []
     for index, cell in enumerate(cells):
-        if is_scratch(cell):
+        if is_unreviewed(cell):
             continue
         source = _joined(cell.get("source", ""))
         if cell.get("cell_type") != "code":
@@ -111,7 +119,7 @@ def saved_last_error(nb, upto: int) -> dict | None:
     """The most recently executed error output among cells before ``upto``, as the kernel would have recorded it."""
     latest = None
     for index, cell in enumerate(nb.cells[:upto]):
-        if cell.cell_type != "code" or is_scratch(cell):
+        if cell.cell_type != "code" or is_unreviewed(cell):
             continue
         for output in cell.get("outputs", []):
             if output.output_type == "error":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..context.notebook import is_scratch
+from ..context.notebook import is_unreviewed
 from ..errors import LayersError
 from ..models.messages import Request
 from ..models.router import Route
@@ -77,6 +77,6 @@ def check_cost(route: Route, request: Request, limit: float) -> None:
 
 def failing_cell(nb) -> int:
     """The cursor: the last cell that raised (the problem), else the last code cell."""
-    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and not is_scratch(cell)]
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and not is_unreviewed(cell)]
     failed = [i for i in code if any(o.output_type == "error" for o in nb.cells[i].get("outputs", []))]
     return (failed or code or [len(nb.cells) - 1])[-1]

@@ -234,9 +234,10 @@ def model_name(route: Route) -> str:
     return re.sub(r"[.-](?:[QqIi][Qq]?\d\w*|[Ff]16|[Bb][Ff]16|[Ff]32)$", "", name)
 
 
-def unusable(route: Route, reason: str) -> UnusableAnswer:
-    """The one line that replaces junk: the model and the layer by name, and what to do instead."""
-    noun = NOUNS.get(route.layer, route.layer)
+def unusable(route: Route, reason: str, noun: str = "") -> UnusableAnswer:
+    """The one line that replaces junk: the model and the layer (or ``noun``, what it was doing) by name, and what
+    to do instead."""
+    noun = noun or NOUNS.get(route.layer, route.layer)
     if route.provider.name == "embedded":
         return UnusableAnswer(f"the embedded model ({model_name(route)}) is too small for {noun}: {reason}")
     return UnusableAnswer(

@@ -24,6 +24,7 @@ from ..errors import LayersError
 from ..explore.agent import Exploration, Limits, with_cache_mark
 from ..models.messages import Message, Request
 from ..models.router import Route
+from ..prompts import build as build_prompt
 from ..prompts import build_request, complete_script
 from .complete import Extent, answer_tokens, stops
 
@@ -46,6 +47,7 @@ SITUATION = {
     "complete": SituationNeeds(),
     "edit": SituationNeeds(),
     "explore": SituationNeeds(new_cell=True),
+    "build": SituationNeeds(new_cell=True),  # every cell shown; the proposals' place is said in the task
     "escalate": SituationNeeds(
         new_cell=True, snapshot_ms=ESCALATE_SNAPSHOT_MS, snapshot_detail=ESCALATE_SNAPSHOT_DETAIL
     ),
@@ -54,6 +56,10 @@ SITUATION = {
 
 class NothingToExplore(LayersError):
     hint = "for example: why is revenue negative?"
+
+
+class NothingToBuild(LayersError):
+    hint = "for example: %build add a revenue column (price times quantity)"
 
 
 class NothingToEscalate(LayersError):
@@ -69,7 +75,8 @@ class Prepared:
     request: Request
     situation: Situation  # what the request was built from (its question defaulted)
     question: str = ""  # explore and escalate: the question asked, defaulted when none was typed
-    limits: Limits | None = None  # explore
+    limits: Limits | None = None  # explore, build
+    check: str = ""  # build: the user's check, run after the proposed cells
 
 
 def with_history(situation: Situation, exploration_transcript: str, attempts: list[str]) -> Situation:
@@ -139,6 +146,30 @@ def explore(
     return Prepared("explore", route, first_turn, situation, question, limits)
 
 
+def build(
+    route: Route,
+    situation: Situation,
+    config: JupyterLayers,
+    *,
+    check: str = "",
+    below: int | None = None,
+    max_steps: int | None = None,
+    step_timeout: float | None = None,
+) -> Prepared:
+    """The build's first request: the task, where its cells go (``below`` the active notebook cell), the check."""
+    task = situation.instruction.strip()
+    if not task:
+        raise NothingToBuild("say what to build")
+    situation = dataclasses.replace(situation, instruction=task)
+    limits = Limits(
+        max_steps or config.build_max_steps, step_timeout or config.explore_step_timeout, config.explore_token_budget
+    )
+    budget = route.prompt_budget(config.layer_budget("explore"))
+    request = route.prepare(build_prompt.build(situation, budget, check.strip(), below))
+    first_turn = dataclasses.replace(request, messages=tuple(with_cache_mark(list(request.messages))))
+    return Prepared("build", route, first_turn, situation, task, limits, check.strip())
+
+
 def escalation_question(situation: Situation, exploration: Exploration | None) -> str:
     """The question typed, else the last error's, else an exploration's that stopped without findings."""
     question = situation.instruction.strip()
@@ -179,7 +210,13 @@ def escalate(
     return Prepared("escalate", route, _prepared_request("escalate", route, picture, config), picture, question)
 
 
-RECIPES = {"complete": complete, "edit": edit, "explore": explore, "escalate": escalate}
+RECIPES = {"complete": complete, "edit": edit, "explore": explore, "build": build, "escalate": escalate}
+ROUTED_AS = {"build": "explore"}  # the build is layer 3's agent: it has the explore layer's model and budget
+
+
+def model_layer(recipe: str) -> str:
+    """The layer whose model, budget and limits a recipe uses."""
+    return ROUTED_AS.get(recipe, recipe)
 
 
 def prepare(layer: str, route: Route, situation: Situation, config: JupyterLayers, **history) -> Prepared:

@@ -6,6 +6,7 @@ functions, so a driver in another process (the command line, the server) calls t
 
 from __future__ import annotations
 
+from ..building.verify import Verification, verify
 from ..context.input_history import history_cells
 from ..kernel import cell_history, snapshot
 from ..sandbox import Sandbox, StepResult
@@ -43,6 +44,10 @@ class KernelWorkspace:
 
     def run(self, code: str, timeout: float) -> StepResult:
         return self.sandbox.run(code, timeout)
+
+    def verify(self, cells: list[str], check: str, timeout: float) -> Verification:
+        """A build's proposal, in a sandbox of its own of the scratch one's kind (fork or live)."""
+        return verify(self.shell.user_ns, cells, check, timeout, live=self.sandbox.mode == "live")
 
     def variables(self) -> str:
         return list_variables()

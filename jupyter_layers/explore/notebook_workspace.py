@@ -13,12 +13,14 @@ from typing import Protocol
 
 import nbformat
 
+from ..building.verify import Verification
 from ..context.notebook import cell_views
 from ..kernel import rpc
 from ..sandbox import StepResult
 
 STEP_MARGIN = 30.0  # beyond the step timeout: the sandbox kills a step itself, this only guards a stuck kernel
 SANDBOX = "jupyter_layers.sandbox.remote"
+VERIFY = "jupyter_layers.building.verify"
 WORKSPACE = "jupyter_layers.explore.kernel_workspace"
 
 
@@ -50,6 +52,12 @@ class NotebookWorkspace:
     def run(self, code: str, timeout: float) -> StepResult:
         reply = self.session.evaluate(rpc.call(SANDBOX, "run_json", self.id, code, timeout), timeout + STEP_MARGIN)
         return StepResult.from_dict(json.loads(reply))
+
+    def verify(self, cells: list[str], check: str, timeout: float) -> Verification:
+        """A build's proposal, in a sandbox of its own (``build/verify.py``)."""
+        margin = timeout * (len(cells) + 1) + STEP_MARGIN
+        reply = self.session.evaluate(rpc.call(VERIFY, "verify_json", cells, check, timeout, self.live), margin)
+        return Verification.from_dict(json.loads(reply))
 
     def variables(self) -> str:
         return self.session.evaluate(rpc.call(WORKSPACE, "list_variables"))

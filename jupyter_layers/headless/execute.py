@@ -19,7 +19,7 @@ from jupyter_client.kernelspec import NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from ..context.notebook import is_scratch
+from ..context.notebook import is_unreviewed
 from ..errors import LayersError
 
 
@@ -57,7 +57,7 @@ def runnable(nb: nbformat.NotebookNode) -> list[int]:
     return [
         index
         for index, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and cell.source.strip() and not is_scratch(cell)
+        if cell.cell_type == "code" and cell.source.strip() and not is_unreviewed(cell)
     ]
 
 

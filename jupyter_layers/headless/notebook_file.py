@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import nbformat
 from jsonschema.exceptions import best_match
 from nbformat.validator import get_validator
 
+from ..atomic_file import replace_atomically
 from ..errors import LayersError
 
 
@@ -70,22 +70,5 @@ def output_path(path: str, output: str | None, in_place: bool) -> str | None:
 
 
 def write_notebook(nb: nbformat.NotebookNode, path: str) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename, so a crash or Ctrl-C never leaves a
-    partial notebook (the rename either happened or it did not)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".jupyter-layers-", suffix=".ipynb", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            nbformat.write(nb, file)
-        # mkstemp makes the file private (0600); the notebook keeps its mode, or gets the usual one if new
-        os.chmod(temporary, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~current_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """Write atomically (``atomic_file``), so a crash or Ctrl-C never leaves a partial notebook."""
+    replace_atomically(path, lambda file: nbformat.write(nb, file), suffix=".ipynb")

@@ -16,7 +16,7 @@ import asyncio
 import nbformat
 from nbclient import NotebookClient
 
-from ..context.notebook import is_scratch
+from ..context.notebook import is_unreviewed
 from ..explore.notebook_workspace import NotebookWorkspace
 from ..kernel import remote, rpc
 
@@ -72,7 +72,7 @@ class NotebookKernel:
         last = None
         for index in range(upto):
             cell = self.nb.cells[index]
-            if cell.cell_type == "code" and not is_scratch(cell):
+            if cell.cell_type == "code" and not is_unreviewed(cell):
                 self._wait(self.client.async_execute_cell(cell, index))
                 last = index
         return last

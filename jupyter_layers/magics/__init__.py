@@ -14,6 +14,7 @@ from ..kernel import cell_history
 from ..models.relay import Relay, RelayAddress
 from ..models.router import Router
 from . import questions, terminal
+from .build import BuildMagics
 from .complete import CompleteMagics
 from .escalate import EscalateMagics
 from .explore import ExploreMagics
@@ -32,7 +33,7 @@ def load_ipython_extension(shell) -> None:
     session = KernelSession(shell, settings, Router(settings, notebook=notebook, relay=relay))
     cell_history.register(shell)  # the last error and when each name was bound, for every layer's context
     questions.register(shell)
-    for magics in (LayersMagics, CompleteMagics, RewriteMagics, ExploreMagics, EscalateMagics):
+    for magics in (LayersMagics, CompleteMagics, RewriteMagics, ExploreMagics, BuildMagics, EscalateMagics):
         shell.register_magics(magics(shell, session))
     if getattr(shell, "pt_app", None) is not None and settings.terminal_suggestions:  # a terminal `ipython`
         terminal.install(shell, session)

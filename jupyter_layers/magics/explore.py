@@ -2,31 +2,44 @@
 
 Each scratch step appears as a collapsible block while it runs; ``%explore --clean`` empties those blocks in
 one step and keeps the findings. The findings of the last exploration stay available to ``%escalate``.
+``%explore --remember`` proposes a one-line project rule from them for the nearest AGENTS.md, which
+``%explore --remember --accept`` (or ``--accept "EDITED RULE"``) writes (engine/remember.py).
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display, update_display
 
-from ..engine import recipes
+from ..context.rule_writing import add_rule, one_line
+from ..context.rules import project_root, project_rules, rules_file_for
+from ..engine import recipes, remember
+from ..errors import LayersError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..explore.kernel_workspace import KernelWorkspace
 from ..sandbox import open_sandbox
-from .kernel_situation import layer_situation
+from .kernel_situation import layer_situation, notebook_folder
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
 
 SCRATCH_TAG = "jupyter-layers-scratch"
 
 
-def step_bundle(exploration: Exploration, number: int, code: str, note: str, output: str | None) -> dict:
-    """One scratch step as a collapsible block (HTML) with a plain-text form for terminals and files."""
+class NothingToAccept(LayersError):
+    hint = 'propose one with %explore --remember, or give it: %explore --remember --accept "RULE"'
+
+
+def step_bundle(
+    exploration: Exploration, number: int, code: str, note: str, output: str | None, of: str = "exploration"
+) -> dict:
+    """One scratch step (of an exploration or a build) as a collapsible block (HTML) with a plain-text form for
+    terminals and files."""
     status = "running…" if output is None else output
-    title = f"scratch step {number} · exploration {exploration.id}"
+    title = f"scratch step {number} · {of} {exploration.id}"
     note_html = f"<div><i>{html.escape(note)}</i></div>" if note else ""
     return {
         "text/html": (
@@ -50,16 +63,33 @@ class ExploreMagics(Magics):
     @argument("--live", action="store_true", help="Run scratch cells in the live namespace instead of a fork.")
     @argument("--model", "-m", default="", help="Model for this exploration.")
     @argument("--clean", action="store_true", help="Remove the last exploration's scratch blocks; keep findings.")
+    @argument("--remember", action="store_true", help="Propose a project rule (AGENTS.md) from the last findings.")
+    @argument(
+        "--accept",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="RULE",
+        help="With --remember: write the proposed rule to AGENTS.md, or RULE (your edit of it) instead.",
+    )
     @argument("question", nargs="*", help="What to find out.")
     @line_magic
     @report_errors("%explore")
     def explore(self, line: str) -> None:
         """Investigate a question (default: the last error) with throwaway cells run against a copy of the live
-        state; ends with findings. %explore --clean removes the scratch blocks of the last exploration."""
+        state; ends with findings. %explore --clean removes the scratch blocks of the last exploration;
+        %explore --remember proposes a project rule from its findings, --remember --accept writes it."""
         args = parse_argstring(self.explore, line)
         if args.clean:
             self.clean()
             return
+        if args.remember or args.accept is not None:
+            typed = " ".join([args.accept or "", *args.question]).strip()
+            if args.accept is None:
+                if typed:
+                    raise LayersError("--remember takes no question", 'to give the rule: --accept "RULE"')
+                return self.remember(args.model)
+            return self.accept(typed.strip("'\""))
         question = " ".join(args.question).strip().strip("'\"")
         route = self.session.route("explore", args.model)
         situation = layer_situation(self.shell, "explore", instruction=question)
@@ -141,6 +171,33 @@ class ExploreMagics(Magics):
             self.session.offer_escalation("The exploration stopped without findings")
         return result
 
+    def remember(self, model: str) -> None:
+        """Ask the explore layer's model for one rule from the last findings; it waits for --accept."""
+        remember.findings_of(self.session.last_exploration)  # no findings: that one line, before any model is chosen
+        route = self.session.route("explore", model)
+        folder = notebook_folder()
+        request = remember.request(route, self.session.last_exploration, project_rules(folder))
+        reply = route.stream(request).final()
+        self.session.ledger.record("explore", reply.model, reply.usage)
+        rule = remember.rule_from(route, reply.text, request)
+        target = rules_file_for(folder)
+        self.session.pending_rule = (rule, target)
+        print(f"proposed rule for {shown(target, folder)}:\n- {rule}")
+        print('%explore --remember --accept adds it; --accept "EDITED RULE" adds your wording instead')
+
+    def accept(self, typed: str) -> None:
+        """Write the proposed rule, or the user's own wording of it, to the nearest AGENTS.md."""
+        pending = self.session.pending_rule
+        if not typed and pending is None:
+            raise NothingToAccept("no proposed rule to accept")
+        folder = notebook_folder()
+        target = pending[1] if pending else rules_file_for(folder)
+        rule = one_line(typed or pending[0])
+        added = add_rule(target, rule)
+        self.session.pending_rule = None
+        where = shown(target, folder)
+        print(f"added to {where}: - {rule}" if added else f"already in {where}: {rule}")
+
     @staticmethod
     def scratch_metadata(exploration: Exploration, number: int) -> dict:
         return {"jupyter_layers": {"tags": [SCRATCH_TAG], "exploration": exploration.id, "step": number}}
@@ -153,3 +210,9 @@ class ExploreMagics(Magics):
             update_display({"text/plain": ""}, raw=True, display_id=display_id)
         print(f"removed {len(self.displays)} scratch blocks; the findings stay")
         self.displays = []
+
+
+def shown(target: Path, folder: str) -> str:
+    """The rules file as the prompts name it: relative to the project's root."""
+    root = project_root(Path(folder).resolve())
+    return str(target.relative_to(root)) if target.is_relative_to(root) else str(target)

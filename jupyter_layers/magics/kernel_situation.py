@@ -12,6 +12,12 @@ from ..engine.recipes import SITUATION
 from ..kernel import cell_history, snapshot
 
 
+def notebook_folder() -> str:
+    """The notebook's folder (a Jupyter server names the notebook in JPY_SESSION_NAME), else the kernel's own."""
+    notebook = os.environ.get("JPY_SESSION_NAME", "")
+    return os.path.dirname(notebook) if os.path.isabs(notebook) else os.getcwd()
+
+
 def kernel_situation(
     shell,
     source: str = "",
@@ -23,9 +29,6 @@ def kernel_situation(
 ) -> Situation:
     """The current state, with ``source`` as a new cell after the history and the cursor in it."""
     error = cell_history.last_error()
-    # the notebook's folder (a Jupyter server names the notebook in JPY_SESSION_NAME), else the kernel's own
-    notebook = os.environ.get("JPY_SESSION_NAME", "")
-    folder = os.path.dirname(notebook) if os.path.isabs(notebook) else os.getcwd()
     return Situation(
         cursor=Cursor(shell.execution_count, source, offset, selection),
         cells=tuple(history_cells(shell, asking)),
@@ -34,7 +37,7 @@ def kernel_situation(
         ),  # the shell's namespace, less what IPython itself put there (user_ns_hidden)
         last_error=error.to_dict() if error else None,
         instruction=instruction,
-        rules=project_rules(folder),
+        rules=project_rules(notebook_folder()),
     )
 
 

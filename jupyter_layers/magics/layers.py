@@ -8,8 +8,9 @@ import json
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import TraitError
 
-from ..config import LAYERS, SECRET_SETTINGS
+from ..config import SECRET_SETTINGS
 from ..dry_run import as_text, describe, plan
+from ..engine import recipes
 from ..errors import ConfigError
 from ..kernel import snapshot
 from ..sandbox.protections import here
@@ -28,7 +29,7 @@ from .session import KernelSession, report_errors
 
 USAGE = (
     "%layers status | usage | prompt LAYER [--json] [INSTRUCTION] | config [KEY VALUE]"
-    "  (LAYER: complete, edit, explore, escalate)"
+    "  (LAYER: complete, edit, explore, build, escalate)"
 )
 
 
@@ -80,7 +81,7 @@ class LayersMagics(Magics):
     def prompt(self, words: list[str], source: str) -> None:
         as_json = "--json" in words
         words = [w for w in words if w != "--json"]
-        if not words or words[0] not in LAYERS:
+        if not words or words[0] not in recipes.RECIPES:
             raise ConfigError(f"name a layer; usage: {USAGE}")
         layer = words[0]
         situation = layer_situation(self.shell, layer, source, instruction=" ".join(words[1:]))

@@ -22,6 +22,7 @@ class KernelSession:
     router: Router
     ledger: UsageLedger = field(default_factory=UsageLedger)
     last_exploration: object = None  # explore.agent.Exploration: what %escalate sends of it
+    pending_rule: tuple | None = None  # (rule, rules file) %explore --remember proposed: what --accept writes
     escalation: Request | None = None  # the last escalation's request with its answer: what a follow-up extends
     offered_edits: dict = field(default_factory=dict)  # source offered as the next cell -> engine.rewrite.Rewrite
     failed_edits: list = field(default_factory=list)  # notes on AI edits that were run and failed again

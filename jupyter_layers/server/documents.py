@@ -34,11 +34,13 @@ class Documents:
     def __init__(self):
         self.held: OrderedDict[str, NotebookDocument] = OrderedDict()
 
-    def message(self, request: Document | PromptRequest) -> dict:
+    def message(self, request) -> dict:
         """The request as the layers read it: its fields (those it left out omitted), its document resolved to a
         ``NotebookDocument`` under ``"document"`` (also for the request a ``prompt`` is about)."""
         if isinstance(request, PromptRequest):
             return {**request.model_dump(exclude_none=True, exclude={"of"}), "of": self.message(request.of)}
+        if not isinstance(request, Document):  # remember, remember_accept: about a notebook, without its cells
+            return request.model_dump(exclude_none=True)
         message = request.model_dump(exclude_none=True, exclude={"cells", "sync"})
         if request.sync is not None:
             document = self.apply(request.sync)

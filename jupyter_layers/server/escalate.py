@@ -8,7 +8,7 @@ place of each fix block); they name cells by notebook index; the browser applies
 
 from __future__ import annotations
 
-from ..context.notebook import is_scratch
+from ..context.notebook import is_unreviewed
 from ..context.situation import focus_names
 from ..engine import recipes
 from ..engine.escalate import FIX, check_cost, failing_cell, parse_fixes
@@ -42,7 +42,7 @@ async def escalate(state, message: dict, send) -> None:
     stop = await in_thread(lambda: run(request), run)
     if stop is None:
         return  # cancelled
-    sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_scratch(c)}
+    sources = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_unreviewed(c)}
     fixes = parse_fixes(stop.message.text, sources)
     provenance = EscalateProvenance(question=question, model=route.label, time=now())
     send(

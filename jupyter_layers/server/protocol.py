@@ -24,7 +24,10 @@ after which nothing more comes for its id: a reply with ``done: true`` (``stream
 | complete | stream (done: false)… | stream (done: true) |
 | rewrite | text… | rewrite |
 | explore | sandbox, notice, text, step, tool… findings | done |
+| build | sandbox, notice, text, step, tool, verify… proposal | done |
 | escalate | thinking, text… fixes | done |
+| remember | | rule |
+| remember_accept | notice | done |
 | (any) | | error, or cancelled; resync (a ``sync`` the server cannot apply) |
 """
 
@@ -140,6 +143,16 @@ class ExploreRequest(Document):
     live: bool = False  # run scratch cells in the live namespace instead of a fork (as ``%explore --live``)
 
 
+class BuildRequest(Document):
+    """Layer 3 for a feature: the build agent; its tries and the verification of its cells in forks of the kernel.
+    The proposed cells go below the active cell (``cell``)."""
+
+    type: Literal["build"]
+    task: str  # what to build (empty: the one line that says so)
+    check: str = ""  # code that must run clean after the cells (as ``%build --check``)
+    live: bool = False  # try and verify in the live namespace instead of a fork
+
+
 class EscalateRequest(Document):
     """Layer 4: the whole picture to the reasoning model."""
 
@@ -156,7 +169,7 @@ class CancelRequest(Strict):
 
 
 LayerRequest = Annotated[
-    CompleteRequest | RewriteRequest | ExploreRequest | EscalateRequest, Field(discriminator="type")
+    CompleteRequest | RewriteRequest | ExploreRequest | BuildRequest | EscalateRequest, Field(discriminator="type")
 ]
 
 
@@ -169,8 +182,42 @@ class PromptRequest(Strict):
     of: LayerRequest
 
 
+class RememberRequest(Strict):
+    """After an exploration with findings: propose one project rule from them for the nearest AGENTS.md."""
+
+    type: Literal["remember"]
+    id: str
+    stream: str
+    path: str  # the notebook whose last exploration (kept per path) the rule is proposed from
+    model: str = ""  # a model for this request; empty: the explore layer's
+
+
+class RememberAcceptRequest(Strict):
+    """Write a rule (the proposed one, or the user's edit of it) to the AGENTS.md nearest the notebook."""
+
+    type: Literal["remember_accept"]
+    id: str
+    stream: str
+    path: str  # the notebook: its folder decides which AGENTS.md (within the server's root)
+    rule: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _one_line(self):
+        if "\n" in self.rule or "\r" in self.rule:
+            raise ValueError("a rule is a single line")
+        return self
+
+
 Request = Annotated[
-    CompleteRequest | RewriteRequest | ExploreRequest | EscalateRequest | PromptRequest | CancelRequest,
+    CompleteRequest
+    | RewriteRequest
+    | ExploreRequest
+    | BuildRequest
+    | EscalateRequest
+    | PromptRequest
+    | CancelRequest
+    | RememberRequest
+    | RememberAcceptRequest,
     Field(discriminator="type"),
 ]
 REQUESTS: TypeAdapter[Request] = TypeAdapter(Request)
@@ -343,13 +390,62 @@ class PromptReply(ServerReply):
     payload: dict[str, Any]
 
 
+class VerifyReply(ServerReply):
+    """BuildRequest: a proposal is verified (its cells run in a fresh fork, then the check); ``finished`` says how
+    it went (``failure``: what the agent reads; "" when it ran clean)."""
+
+    type: Literal["verify"] = "verify"
+    phase: Literal["started", "finished"]
+    attempt: int  # 1, 2, ... within the build
+    cells: int  # started: how many cells; finished: how many ran (up to the first that failed)
+    failure: str = ""
+
+
+class BuildProvenance(Strict):
+    """What a proposed cell records in its metadata (``jupyter_layers.provenance``)."""
+
+    layer: Literal["build"] = "build"
+    build: str  # the build's id
+    cell: int  # its place among the proposed cells, from 0
+    task: str
+    model: str  # "provider:model"
+    verified: str  # how, e.g. "ran clean in a fork of the live state; check passed: assert ..."
+    time: str  # ISO 8601, UTC, to the second
+
+
+class ProposedCell(Strict):
+    source: str
+    outputs: list[dict[str, Any]]  # nbformat outputs of its verification run (text forms)
+    taste: list[str] = []  # what the taste check still finds, a line each
+    provenance: BuildProvenance
+
+
+class ProposalReply(ServerReply):
+    """BuildRequest: the verified cells, for the browser to insert below the active cell as proposals."""
+
+    type: Literal["proposal"] = "proposal"
+    build: str
+    summary: str  # the agent's one sentence ("" if it gave none)
+    check: str  # the user's check the cells passed ("" if none)
+    cells: list[ProposedCell]
+
+
+class RuleReply(ServerReply):
+    """The answer to ``remember``: the proposed rule, and the rules file it would be added to."""
+
+    type: Literal["rule"] = "rule"
+    done: Literal[True] = True
+    text: str  # one line
+    file: str  # relative to the server's root, e.g. "AGENTS.md" (created when it does not exist yet)
+
+
 class DoneReply(ServerReply):
-    """The last message of an exploration or an escalation that ran to its end."""
+    """The last message of an exploration, an escalation or a ``remember_accept`` that ran to its end."""
 
     type: Literal["done"] = "done"
     done: Literal[True] = True
     cost: str = ""  # escalate: the estimated cost of its calls ("$0.0123"), "" when free or unknown
-    steps: int | None = None  # explore: how many scratch steps ran
+    steps: int | None = None  # explore, build: how many scratch steps ran
 
 
 class ResyncReply(ServerReply):
@@ -385,7 +481,10 @@ ServerMessage = Annotated[
     | ToolReply
     | FindingsReply
     | FixesReply
+    | VerifyReply
+    | ProposalReply
     | PromptReply
+    | RuleReply
     | DoneReply
     | ResyncReply
     | ErrorReply

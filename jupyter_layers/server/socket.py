@@ -24,6 +24,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..errors import LayersError
+from .build import build
 from .completion import complete
 from .documents import ActiveCellMissing, Documents, Resync
 from .edit import rewrite
@@ -41,8 +42,18 @@ from .protocol import (
     malformed,
     parse_request,
 )
+from .remember import remember, remember_accept
 
-OPERATIONS = {"complete": complete, "rewrite": rewrite, "explore": explore, "escalate": escalate, "prompt": prompt}
+OPERATIONS = {
+    "complete": complete,
+    "rewrite": rewrite,
+    "explore": explore,
+    "build": build,
+    "escalate": escalate,
+    "prompt": prompt,
+    "remember": remember,
+    "remember_accept": remember_accept,
+}
 
 
 class Replies:

@@ -5,14 +5,16 @@
  * changed). Each step becomes a code cell tagged `jupyter-layers-scratch`, inserted below the cell that was
  * active when the exploration started, with the output the agent read. "Clean up" deletes exactly the tagged
  * cells in one undoable step; the findings can be kept as a markdown cell. Each notebook has its own
- * exploration view (questionPanel.ts), so its scratch cells and findings stay with it.
+ * exploration view (questionPanel.ts), so its scratch cells and findings stay with it. "Remember as a rule" asks
+ * the server for a one-line project rule from the findings, shown for editing; "Add to AGENTS.md" writes it to
+ * the AGENTS.md nearest the notebook (`remember`, `remember_accept` in protocol.ts).
  */
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { cellIndex, IDocumentPayload, insertScratchCell, removeScratchCells, setCellOutputs } from './cells';
 import { LayersConnection } from './connection';
 import { button, element } from './dom';
-import { IDoneReply, IFindingsReply, ServerMessage } from './protocol';
+import { IDoneReply, IFindingsReply, IRuleReply, ServerMessage } from './protocol';
 import { QuestionPanel, RunView } from './questionPanel';
 
 /** One notebook's exploration: its steps, findings, and the scratch cells it inserted there. */
@@ -100,7 +102,7 @@ export class ExplorePanel extends QuestionPanel<ExploreView> {
       );
     } else if (message.type === 'findings') {
       view.narration.textContent = '';
-      showFindings(view, message);
+      showFindings(view, message, this.connection);
     }
   }
 
@@ -115,7 +117,7 @@ function insertionIndex(view: ExploreView): number {
   return after ? cellIndex(view.panel, after) + 1 : view.panel.content.model!.sharedModel.cells.length;
 }
 
-function showFindings(view: ExploreView, message: IFindingsReply): void {
+function showFindings(view: ExploreView, message: IFindingsReply, connection: LayersConnection): void {
   const insert = button(
     'Insert as markdown',
     () => {
@@ -138,7 +140,82 @@ function showFindings(view: ExploreView, message: IFindingsReply): void {
         message.evidence.map(item => element('li', { textContent: item }))
       ),
       message.fix ? element('pre', { className: 'jp-layers-fix', textContent: message.fix }) : '',
-      insert
+      insert,
+      message.complete ? rememberButton(view, connection) : ''
     ])
   );
+}
+
+/**
+ * "Remember as a rule": the server proposes a one-line rule from the findings; the user edits it in a single-line
+ * input and adds it to the AGENTS.md nearest the notebook, or dismisses it. A status line says what happened.
+ */
+function rememberButton(view: ExploreView, connection: LayersConnection): HTMLElement {
+  const stream = `remember:${view.stream}`;
+  const path = view.panel.context.path;
+  const status = element('div', { className: 'jp-layers-status-line' });
+  const proposal = element('div', { className: 'jp-layers-remember-proposal' });
+  const say = (text: string, error = false): void => {
+    status.className = error ? 'jp-layers-error' : 'jp-layers-status-line';
+    status.textContent = text;
+  };
+  const propose = (rule: IRuleReply): void => {
+    const input = element('input', { className: 'jp-layers-remember-rule', type: 'text', value: rule.text });
+    const accept = button(
+      'Add to AGENTS.md',
+      () => {
+        const text = input.value.replace(/\s+/g, ' ').trim();
+        if (!text) {
+          say('the rule is empty', true);
+          return;
+        }
+        accept.disabled = true;
+        say(`adding to ${rule.file}…`);
+        void connection.request({ type: 'remember_accept', stream, path, rule: text }, reply => {
+          if (reply.type === 'notice') {
+            say(reply.text); // "added to reports/AGENTS.md", or "already in ..."
+            proposal.replaceChildren();
+          } else if (reply.type === 'error') {
+            say(reply.message, true);
+            accept.disabled = false;
+          }
+        });
+      },
+      'jp-layers-remember-accept jp-mod-accept'
+    );
+    const dismiss = button(
+      'Dismiss',
+      () => {
+        proposal.replaceChildren();
+        say('');
+        remember.disabled = false;
+      },
+      'jp-layers-remember-dismiss'
+    );
+    proposal.replaceChildren(
+      input,
+      element('div', { className: 'jp-layers-remember-file', textContent: `goes to ${rule.file}` }),
+      element('div', { className: 'jp-layers-buttons' }, [accept, dismiss])
+    );
+    say('');
+    input.focus();
+  };
+  const remember = button(
+    'Remember as a rule',
+    () => {
+      remember.disabled = true;
+      proposal.replaceChildren();
+      say('proposing a rule…');
+      void connection.request({ type: 'remember', stream, path }, reply => {
+        if (reply.type === 'rule') {
+          propose(reply);
+        } else if (reply.type === 'error' || reply.type === 'cancelled') {
+          say(reply.type === 'error' ? reply.message : 'cancelled', true);
+          remember.disabled = false;
+        }
+      });
+    },
+    'jp-layers-remember'
+  );
+  return element('div', { className: 'jp-layers-remember-section' }, [remember, proposal, status]);
 }

@@ -1,6 +1,6 @@
 /**
  * jupyter_layers in JupyterLab and Notebook 7: inline completion (layer 1), edit-selection with a diff
- * (layer 2) and a right sidebar for exploration, escalation and status (layers 3 and 4). All of them talk to the
+ * (layer 2) and a right sidebar for exploration, building, escalation and status (layers 3 and 4). All of them talk to the
  * server extension through one WebSocket per tab; the server holds the engine and the model keys.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
@@ -10,6 +10,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
 import { TabPanel } from '@lumino/widgets';
 
+import { BuildPanel } from './buildPanel';
 import { LayersCompletionProvider } from './completion';
 import { LayersConnection } from './connection';
 import { EDIT_COMMAND, editSelection } from './edit';
@@ -70,7 +71,7 @@ const editPlugin: JupyterFrontEndPlugin<void> = {
 
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-layers:sidebar',
-  description: 'The right sidebar: exploration agent, escalation and status.',
+  description: 'The right sidebar: exploration and build agents, escalation and status.',
   autoStart: true,
   requires: [INotebookTracker, IConnection],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, connection: LayersConnection) => {
@@ -80,11 +81,13 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     sidebar.id = 'jupyter-layers-sidebar';
     sidebar.addClass('jp-layers-sidebar');
     sidebar.title.icon = layersIcon;
-    sidebar.title.caption = 'jupyter_layers: explore, escalate, status';
+    sidebar.title.caption = 'jupyter_layers: explore, build, escalate, status';
     sidebar.addWidget(new ExplorePanel(tracker, connection, refresh));
+    sidebar.addWidget(new BuildPanel(tracker, connection, refresh));
     sidebar.addWidget(new EscalatePanel(tracker, connection, refresh));
     sidebar.addWidget(status);
     app.shell.add(sidebar, 'right', { rank: 900 });
+    tracker.forEach(panel => styleScratchCells(panel)); // notebooks opened before this plugin activated
     tracker.widgetAdded.connect((_, panel) => styleScratchCells(panel));
     app.commands.addCommand('jupyter-layers:open-sidebar', {
       label: 'Open the jupyter_layers Sidebar',

@@ -23,6 +23,8 @@
  * | rewrite  | text…                                             | rewrite             |
  * | explore  | sandbox, notice, text, step, tool… findings        | done                |
  * | escalate | thinking, text… fixes                             | done                |
+ * | remember |                                                   | rule                |
+ * | remember_accept | notice                                     | done                |
  * | (any)    |                                                   | error, or cancelled |
  * | (sync)   |                                                   | resync              |
  */
@@ -112,6 +114,17 @@ export interface IExploreRequest extends IDocument {
   live?: boolean;
 }
 
+/** Layer 3 for a feature: the build agent; its tries and the verification of its cells in forks of the kernel. */
+export interface IBuildRequest extends IDocument {
+  type: 'build';
+  /** What to build (empty: the one line that says so). */
+  task: string;
+  /** Code that must run clean after the cells (as `%build --check`). */
+  check?: string;
+  /** Try and verify in the live namespace instead of a fork. */
+  live?: boolean;
+}
+
 /** Layer 4: the whole picture to the reasoning model. */
 export interface IEscalateRequest extends IDocument {
   type: 'escalate';
@@ -126,7 +139,7 @@ export interface ICancelRequest {
   id?: string | null;
 }
 
-export type LayerRequest = ICompleteRequest | IRewriteRequest | IExploreRequest | IEscalateRequest;
+export type LayerRequest = ICompleteRequest | IRewriteRequest | IExploreRequest | IBuildRequest | IEscalateRequest;
 
 /** The dry-run: what the layer request `of` would send now, built by the same code, sent nowhere. */
 export interface IPromptRequest {
@@ -136,11 +149,33 @@ export interface IPromptRequest {
   of: LayerRequest;
 }
 
-export type Request = LayerRequest | IPromptRequest | ICancelRequest;
+/** After an exploration with findings: propose one project rule from them for the nearest AGENTS.md. */
+export interface IRememberRequest {
+  type: 'remember';
+  id: string;
+  stream: string;
+  /** The notebook whose last exploration (kept per path) the rule is proposed from. */
+  path: string;
+  /** A model for this request; empty: the explore layer's. */
+  model?: string;
+}
+
+/** Write a rule (the proposed one, or the user's edit of it) to the AGENTS.md nearest the notebook. */
+export interface IRememberAcceptRequest {
+  type: 'remember_accept';
+  id: string;
+  stream: string;
+  /** The notebook: its folder decides which AGENTS.md (within the server's root). */
+  path: string;
+  /** A single line, not blank. */
+  rule: string;
+}
+
+export type Request = LayerRequest | IPromptRequest | ICancelRequest | IRememberRequest | IRememberAcceptRequest;
 
 type OmitEach<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
-/** A layer request before the connection gives it its id. */
-export type RequestPayload = OmitEach<LayerRequest, 'id'>;
+/** A request before the connection gives it its id. */
+export type RequestPayload = OmitEach<LayerRequest | IRememberRequest | IRememberAcceptRequest, 'id'>;
 
 // ── replies: server → browser ───────────────────────────────────────────────────────────────────────────────
 
@@ -299,13 +334,69 @@ export interface IPromptReply extends IReply {
   payload: Record<string, unknown>;
 }
 
-/** The last message of an exploration or an escalation that ran to its end. */
+/** Build: a proposal is verified (its cells in a fresh fork, then the check); `finished` says how it went. */
+export interface IVerifyReply extends IReply {
+  type: 'verify';
+  phase: 'started' | 'finished';
+  /** 1, 2, ... within the build. */
+  attempt: number;
+  /** Started: how many cells; finished: how many ran (up to the first that failed). */
+  cells: number;
+  /** What the agent reads of the failure; empty when the cells ran clean. */
+  failure: string;
+}
+
+/** What a proposed cell records in its metadata (`jupyter_layers.provenance`). */
+export interface IBuildProvenance {
+  layer: 'build';
+  /** The build's id. */
+  build: string;
+  /** Its place among the proposed cells, from 0. */
+  cell: number;
+  task: string;
+  model: string;
+  /** How, e.g. "ran clean in a fork of the live state; check passed: assert ...". */
+  verified: string;
+  time: string;
+}
+
+export interface IProposedCell {
+  source: string;
+  /** nbformat outputs of its verification run (text forms). */
+  outputs: nbformat.IOutput[];
+  /** What the taste check still finds, a line each. */
+  taste: string[];
+  provenance: IBuildProvenance;
+}
+
+/** Build: the verified cells, inserted below the active cell as proposals for the user to accept or reject. */
+export interface IProposalReply extends IReply {
+  type: 'proposal';
+  build: string;
+  /** The agent's one sentence (empty if none). */
+  summary: string;
+  /** The user's check the cells passed (empty if none). */
+  check: string;
+  cells: IProposedCell[];
+}
+
+/** The answer to `remember`: the proposed rule, and the rules file it would be added to. */
+export interface IRuleReply extends IReply {
+  type: 'rule';
+  done: true;
+  /** One line. */
+  text: string;
+  /** Relative to the server's root, e.g. `AGENTS.md` (created when it does not exist yet). */
+  file: string;
+}
+
+/** The last message of an exploration, an escalation or a `remember_accept` that ran to its end. */
 export interface IDoneReply extends IReply {
   type: 'done';
   done: true;
   /** Escalate: the estimated cost of its calls (`$0.0123`); empty when free or unknown. */
   cost: string;
-  /** Explore: how many scratch steps ran. */
+  /** Explore, build: how many scratch steps ran. */
   steps: number | null;
 }
 
@@ -340,7 +431,10 @@ export type ServerMessage =
   | IToolReply
   | IFindingsReply
   | IFixesReply
+  | IVerifyReply
+  | IProposalReply
   | IPromptReply
+  | IRuleReply
   | IDoneReply
   | IResyncReply
   | IErrorReply
@@ -358,7 +452,10 @@ export const SERVER_MESSAGE_TYPES = Object.keys({
   tool: true,
   findings: true,
   fixes: true,
+  verify: true,
+  proposal: true,
   prompt: true,
+  rule: true,
   done: true,
   resync: true,
   error: true,

@@ -1,5 +1,5 @@
 /**
- * What the Explore and Escalate tabs share: a question box, Start and Stop, and below them the run of the
+ * What the Explore, Build and Escalate tabs share: a question box, Start and Stop, and below them the run of the
  * current notebook: each notebook has its own view (status line, answer, the state its replies need) and its
  * own request on its own stream, so switching notebooks shows that notebook's run, and replies to a run in
  * another notebook go to that notebook's view. One run per notebook at a time: Start (and Ctrl+Enter) does
@@ -11,10 +11,10 @@ import { Widget } from '@lumino/widgets';
 import { documentPayload, IDocumentPayload } from './cells';
 import { LayersConnection } from './connection';
 import { button, element } from './dom';
-import { IDoneReply, isLast, ServerMessage } from './protocol';
+import { IDoneReply, isLast, RequestPayload, ServerMessage } from './protocol';
 
 export interface IQuestionPanelOptions {
-  layer: 'explore' | 'escalate';
+  layer: 'explore' | 'build' | 'escalate';
   label: string;
   placeholder: string;
 }
@@ -75,10 +75,13 @@ export abstract class QuestionPanel<V extends RunView> extends Widget {
       return; // one run per notebook: a second Ctrl+Enter does not start another
     }
     this.setRunning(view, true, this.prepare(view, document));
-    await this.connection.request(
-      { type: this._layer, stream: view.stream, ...document, question: this.question.value.trim() },
-      message => this._reply(view, message)
-    );
+    await this.connection.request(this.payload(view, document), message => this._reply(view, message));
+  }
+
+  /** The request: the question about the document (the Build tab sends its task and check instead). */
+  protected payload(view: V, document: IDocumentPayload): RequestPayload {
+    const layer = this._layer as 'explore' | 'escalate';
+    return { type: layer, stream: view.stream, ...document, question: this.question.value.trim() };
   }
 
   /** Stop the current notebook's run; the server ends it with `cancelled`. */
@@ -172,7 +175,7 @@ export abstract class QuestionPanel<V extends RunView> extends Widget {
 
   protected readonly question: HTMLTextAreaElement;
   protected readonly buttons: HTMLElement;
-  private readonly _layer: 'explore' | 'escalate';
+  private readonly _layer: 'explore' | 'build' | 'escalate';
   private readonly _start: HTMLButtonElement;
   private readonly _stop: HTMLButtonElement;
   private readonly _noNotebook: HTMLElement;

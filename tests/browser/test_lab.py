@@ -304,6 +304,76 @@ def test_exploration_inserts_tagged_scratch_cells_and_clean_up_removes_exactly_t
     assert restored == [c["source"] for c in after] + [findings[0]["source"]]
 
 
+SALES = """\
+import pandas as pd
+sales = pd.DataFrame({"region": ["north", "south", "north"], "price": [10.0, 4.0, 2.5], "quantity": [3, 5, 4]})"""
+BUILT = [
+    "sales['revenue'] = sales.price * sales.quantity",
+    "by_region = sales.groupby('region').revenue.sum()\nby_region",
+]
+# what the kernel holds, read without running a cell (a silent request with a user expression)
+KERNEL_EXPRESSION_JS = """async (expression) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code: '', silent: true, store_history: false,
+                                         user_expressions: {value: expression}});
+  const reply = await future.done;
+  return reply.content.user_expressions.value.data['text/plain'];
+}"""
+
+
+def test_build_proposes_verified_cells_accept_one_reject_one_and_undo(page, lab, models):
+    name = notebook(lab, "build.ipynb", [("markdown", "# Sales"), ("code", SALES), ("code", "print(len(sales))")])
+    open_notebook(page, lab, name)
+    run_all(page)
+    before = cells(page)
+    page.locator(".jp-Notebook .jp-Cell").nth(1).click()  # the active cell: the proposals go below it
+    models.add(
+        "claude-sonnet-5-5",
+        Turn(
+            [Text("Try it on a copy first."), ToolUse("run_cell", {"code": BUILT[0] + "\nprint(sales.revenue.sum())"})]
+        ),
+        Turn([ToolUse("propose", {"cells": BUILT, "summary": "A revenue column and its total per region."})]),
+    )
+    run_command(page, "jupyter-layers:open-sidebar")
+    page.locator("#jupyter-layers-sidebar .lm-TabBar-tab", has_text="Build").click()
+    page.locator("#jupyter-layers-build .jp-layers-question").fill("add a revenue column and the total per region")
+    page.locator(".jp-layers-check").fill("assert (sales.revenue > 0).all()")
+    page.locator(".jp-layers-build-start").click()
+    page.locator(".jp-layers-proposed-card").nth(1).wait_for(state="visible", timeout=60_000)
+    assert "✓ ran clean" in page.locator("#jupyter-layers-build .jp-layers-verify").inner_text()
+    assert "check passed: assert (sales.revenue > 0).all()" in page.locator(".jp-layers-verified").inner_text()
+
+    proposed = cells(page)
+    assert [c["source"] for c in proposed] == [before[0]["source"], before[1]["source"], *BUILT, before[2]["source"]]
+    for number, cell in enumerate(proposed[2:4]):
+        assert cell["metadata"]["tags"] == ["jupyter-layers-proposed"]
+        provenance = cell["metadata"]["jupyter_layers"]["provenance"]
+        assert provenance["layer"] == "build" and provenance["cell"] == number
+        assert provenance["verified"].startswith("ran clean in a fork of the live state; check passed")
+    assert "north    40.0" in proposed[3]["outputs"][0]["data"]["text/plain"]  # the fork's output
+    assert page.locator(".jp-Notebook .jp-Cell.jp-layers-proposed").count() == 2
+    # neither the tries nor the verification touched the kernel: no revenue column, no by_region
+    assert page.evaluate(KERNEL_EXPRESSION_JS, "(list(sales.columns), 'by_region' in dir())") == (
+        "(['region', 'price', 'quantity'], False)"
+    )
+    screenshot(page, "build-sidebar")
+
+    page.locator(".jp-layers-accept-cell").nth(0).click()
+    accepted = cells(page)[2]
+    assert accepted["source"] == BUILT[0] and "tags" not in accepted["metadata"]
+    assert accepted["outputs"] == [] and accepted["execution_count"] is None  # ordinary, and not run
+    assert accepted["metadata"]["jupyter_layers"]["provenance"]["layer"] == "build"
+    page.wait_for_timeout(1000)  # a person's pause: edits within 0.5 s share one undo step
+    page.locator(".jp-layers-reject-cell").nth(1).click()
+    after = [c["source"] for c in cells(page)]
+    assert after == [before[0]["source"], before[1]["source"], BUILT[0], before[2]["source"]]
+    run_command(page, "notebook:undo-cell-action")  # one undo brings the rejected proposal back
+    restored = cells(page)
+    assert [c["source"] for c in restored] == [before[0]["source"], before[1]["source"], *BUILT, before[2]["source"]]
+    assert restored[3]["metadata"]["tags"] == ["jupyter-layers-proposed"]
+    assert page.evaluate(KERNEL_EXPRESSION_JS, "'revenue' in sales.columns") == "False"  # still nothing ran
+
+
 def test_escalation_streams_and_applying_a_fix_changes_only_the_named_cell(page, lab, models):
     name = notebook(lab, "escalate.ipynb", [("markdown", "# Orders"), ("code", PLANTED_BUG), ("code", CHECK)])
     open_notebook(page, lab, name)

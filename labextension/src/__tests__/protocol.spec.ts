@@ -11,14 +11,17 @@ describe('the protocol', () => {
         'fixes',
         'notice',
         'prompt',
+        'proposal',
         'resync',
         'rewrite',
+        'rule',
         'sandbox',
         'step',
         'stream',
         'text',
         'thinking',
-        'tool'
+        'tool',
+        'verify'
       ].sort()
     );
   });
@@ -30,6 +33,7 @@ describe('the protocol', () => {
       { type: 'error', id: 'a', message: 'nothing to escalate' },
       { type: 'cancelled', id: 'a' },
       { type: 'resync', id: 'a', done: true, key: 'notebook-panel-1' },
+      { type: 'rule', id: 'a', done: true, text: 'Check customer_id is unique before merging.', file: 'AGENTS.md' },
       {
         type: 'rewrite',
         id: 'a',
@@ -82,8 +86,18 @@ describe('the protocol', () => {
         stream: 'complete:e',
         sync: { key: 'nb', full: true, cells: [{ ...cells[0], id: 'c1', version: 0 }], order: ['c1'] },
         cell: 0
-      }
+      },
+      { type: 'remember', stream: 'remember:n', path: 'reports/q3.ipynb' },
+      { type: 'remember_accept', stream: 'remember:n', path: 'reports/q3.ipynb', rule: 'Use polars.' }
     ];
-    expect(requests.map(request => request.type)).toEqual(['complete', 'rewrite', 'explore', 'escalate', 'complete']);
+    expect(requests.map(request => request.type)).toEqual([
+      'complete',
+      'rewrite',
+      'explore',
+      'escalate',
+      'complete',
+      'remember',
+      'remember_accept'
+    ]);
   });
 });

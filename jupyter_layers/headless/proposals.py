@@ -1,0 +1,61 @@
+"""A build's proposal in a notebook file: the cells it becomes, and accepting or rejecting them later.
+
+A proposed cell is a code cell tagged ``jupyter-layers-proposed`` with the outputs of its verification run (in a
+fork of the live state) and its provenance in ``metadata.jupyter_layers.provenance``. No prompt reads it and no
+headless run executes it (``context.notebook.is_unreviewed``) until it is accepted: then it is an ordinary cell,
+unrun (no tag, no outputs, no execution count), and keeps its provenance. Rejecting removes it.
+"""
+
+from __future__ import annotations
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from ..building.agent import Proposal
+from ..context.notebook import PROPOSED_TAG
+
+
+def is_proposed(cell: dict) -> bool:
+    return PROPOSED_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def proposal_cells(proposal: Proposal, accepted: bool = False) -> list[nbformat.NotebookNode]:
+    """The proposal's cells in order: tagged with their fork outputs, or (``accepted``) ordinary and unrun."""
+    cells = []
+    for number, proposed in enumerate(proposal.cells):
+        cell = new_code_cell(
+            proposed.source,
+            metadata={"tags": [PROPOSED_TAG], "jupyter_layers": {"provenance": proposal.provenance(number)}},
+        )
+        cell.outputs = [nbformat.from_dict(output) for output in proposed.outputs()]
+        if accepted:
+            accept_cell(cell)
+        cells.append(cell)
+    return cells
+
+
+def accept_cell(cell: dict) -> None:
+    """A proposed cell made ordinary: untagged, its fork outputs gone (it has not run in the notebook's kernel)."""
+    metadata = cell.setdefault("metadata", {})
+    tags = [tag for tag in metadata.get("tags", []) if tag != PROPOSED_TAG]
+    if tags:
+        metadata["tags"] = tags
+    else:
+        metadata.pop("tags", None)
+    cell["outputs"] = []
+    cell["execution_count"] = None
+
+
+def accept(nb: nbformat.NotebookNode) -> list[int]:
+    """Accept every proposed cell in place; the indices of the cells accepted."""
+    accepted = [index for index, cell in enumerate(nb.cells) if is_proposed(cell)]
+    for index in accepted:
+        accept_cell(nb.cells[index])
+    return accepted
+
+
+def reject(nb: nbformat.NotebookNode) -> list[int]:
+    """Remove every proposed cell; the indices they had."""
+    rejected = [index for index, cell in enumerate(nb.cells) if is_proposed(cell)]
+    nb.cells = [cell for cell in nb.cells if not is_proposed(cell)]
+    return rejected

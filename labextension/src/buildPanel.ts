@@ -1,0 +1,185 @@
+/**
+ * Layer 3 for a feature, in the sidebar: say what to build (and, optionally, a check the result must pass);
+ * the agent's tries and each verification of its proposal show here, and the verified cells arrive in the
+ * notebook below the active cell as proposals (proposals.ts) with the output of their fork run. Each card has
+ * Accept and Reject; Accept all and Reject all act on the whole proposal. Nothing runs in the kernel until the
+ * user runs an accepted cell. Each notebook has its own view (questionPanel.ts).
+ */
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+
+import { IDocumentPayload } from './cells';
+import { LayersConnection } from './connection';
+import { button, element } from './dom';
+import { acceptProposedCells, insertProposedCells, rejectProposedCells } from './proposals';
+import { IDoneReply, IProposalReply, RequestPayload, ServerMessage } from './protocol';
+import { QuestionPanel, RunView } from './questionPanel';
+
+/** One notebook's build: its tries, verifications, and the proposed cells it inserted there. */
+class BuildView extends RunView {
+  constructor(panel: NotebookPanel, stream: string) {
+    super(panel, stream);
+    this.node.append(this.sandbox, this.steps, this.narration, this.proposal);
+  }
+
+  readonly sandbox = element('div', { className: 'jp-layers-sandbox' });
+  readonly steps = element('ol', { className: 'jp-layers-steps' });
+  readonly narration = element('div', { className: 'jp-layers-narration' });
+  readonly proposal = element('div', { className: 'jp-layers-proposal' });
+  /** The id of the cell that was active when it started: the proposals go below it. */
+  anchor = '';
+  /** The ids of the proposed cells it inserted, in order. */
+  proposed: string[] = [];
+}
+
+export class BuildPanel extends QuestionPanel<BuildView> {
+  constructor(tracker: INotebookTracker, connection: LayersConnection, onFinished: () => void) {
+    super(
+      {
+        layer: 'build',
+        label: 'Build',
+        placeholder:
+          'What should the agent build? e.g. add a revenue column (price times quantity) and plot it by month'
+      },
+      tracker,
+      connection,
+      onFinished
+    );
+    this.check = element('input', {
+      className: 'jp-layers-check',
+      placeholder: 'optional check, e.g. assert revenue.notna().all()'
+    });
+    this.question.after(this.check);
+  }
+
+  protected payload(view: BuildView, document: IDocumentPayload): RequestPayload {
+    return {
+      type: 'build',
+      stream: view.stream,
+      ...document,
+      task: this.question.value.trim(),
+      check: this.check.value.trim()
+    };
+  }
+
+  protected createView(panel: NotebookPanel, stream: string): BuildView {
+    return new BuildView(panel, stream);
+  }
+
+  protected prepare(view: BuildView, document: IDocumentPayload): string {
+    view.sandbox.textContent = '';
+    view.steps.replaceChildren();
+    view.narration.textContent = '';
+    view.proposal.replaceChildren();
+    view.anchor = document.cells[document.cell]?.id ?? '';
+    view.proposed = [];
+    return 'building…';
+  }
+
+  protected receive(view: BuildView, message: ServerMessage): void {
+    if (message.type === 'text') {
+      view.narration.textContent += message.text;
+    } else if (message.type === 'step' && message.phase === 'started') {
+      view.narration.textContent = '';
+      view.steps.append(
+        element('li', { className: 'jp-layers-step jp-mod-running' }, [
+          element('div', { className: 'jp-layers-step-note', textContent: message.note || `try ${message.number}` }),
+          element('pre', { className: 'jp-layers-step-code', textContent: message.code })
+        ])
+      );
+    } else if (message.type === 'step' && message.phase === 'finished') {
+      const item = view.steps.querySelectorAll('.jp-layers-step')[message.number - 1];
+      item?.classList.remove('jp-mod-running');
+      item?.classList.add(message.error || message.timed_out ? 'jp-mod-error' : 'jp-mod-ok');
+    } else if (message.type === 'verify' && message.phase === 'started') {
+      view.narration.textContent = '';
+      const cells = `${message.cells} cell${message.cells === 1 ? '' : 's'}`;
+      view.steps.append(
+        element('li', {
+          className: 'jp-layers-verify jp-mod-running',
+          textContent: `verifying proposal ${message.attempt} (${cells}) in a fresh fork…`
+        })
+      );
+    } else if (message.type === 'verify' && message.phase === 'finished') {
+      const item = view.steps.querySelectorAll('.jp-layers-verify')[message.attempt - 1];
+      item?.classList.remove('jp-mod-running');
+      item?.classList.add(message.failure ? 'jp-mod-error' : 'jp-mod-ok');
+      if (item) {
+        item.textContent += message.failure ? ` ✗ ${message.failure.split('\n')[0]}` : ' ✓ ran clean';
+      }
+    } else if (message.type === 'sandbox') {
+      view.sandbox.textContent = `tries and verification: ${message.protections}`;
+    } else if (message.type === 'notice') {
+      view.status.textContent = message.text;
+    } else if (message.type === 'tool') {
+      view.steps.append(
+        element('li', { className: 'jp-layers-tool', textContent: `${message.name}: ${message.summary}` })
+      );
+    } else if (message.type === 'proposal') {
+      view.narration.textContent = '';
+      view.proposed = insertProposedCells(view.panel, view.anchor, message);
+      this._showProposal(view, message);
+    }
+  }
+
+  protected finished(view: BuildView, message: IDoneReply): string {
+    const cells = view.proposed.length;
+    return `${cells} cell${cells === 1 ? '' : 's'} proposed below the active cell: accept or reject them`;
+  }
+
+  private _showProposal(view: BuildView, message: IProposalReply): void {
+    const cards = message.cells.map((cell, index) => {
+      const id = view.proposed[index];
+      const card = element('div', { className: 'jp-layers-card jp-layers-proposed-card' });
+      const decided = (text: string) => {
+        card.classList.add('jp-mod-decided');
+        card.querySelectorAll('button').forEach(node => (node.disabled = true));
+        card.append(element('div', { className: 'jp-layers-status-line', textContent: text }));
+      };
+      card.append(
+        element('h3', { textContent: `Proposed cell ${index + 1} of ${message.cells.length}` }),
+        element('pre', { className: 'jp-layers-step-code', textContent: cell.source }),
+        ...cell.taste.map(line => element('div', { className: 'jp-layers-warning', textContent: `taste: ${line}` })),
+        element('div', { className: 'jp-layers-buttons' }, [
+          button(
+            'Accept',
+            () => decided(acceptProposedCells(view.panel, [id]) ? 'accepted' : 'no longer proposed'),
+            'jp-layers-accept-cell jp-mod-accept'
+          ),
+          button(
+            'Reject',
+            () => decided(rejectProposedCells(view.panel, [id]) ? 'rejected' : 'no longer proposed'),
+            'jp-layers-reject-cell'
+          )
+        ])
+      );
+      return card;
+    });
+    const all = (act: (panel: NotebookPanel, ids: string[]) => number, verb: string) => () => {
+      const count = act(view.panel, view.proposed);
+      view.status.textContent = `${verb} ${count} cell${count === 1 ? '' : 's'}`;
+      cards.forEach(card => {
+        card.classList.add('jp-mod-decided');
+        card.querySelectorAll('button').forEach(node => (node.disabled = true));
+      });
+    };
+    view.proposal.replaceChildren(
+      element('div', { className: 'jp-layers-card' }, [
+        element('h3', { textContent: 'Proposal' }),
+        message.summary ? element('div', { className: 'jp-layers-answer', textContent: message.summary }) : '',
+        element('div', {
+          className: 'jp-layers-verified',
+          textContent: message.check
+            ? `verified in a fork of the live state; check passed: ${message.check}`
+            : 'verified in a fork of the live state'
+        }),
+        element('div', { className: 'jp-layers-buttons' }, [
+          button('Accept all', all(acceptProposedCells, 'accepted'), 'jp-layers-accept-all jp-mod-accept'),
+          button('Reject all', all(rejectProposedCells, 'rejected'), 'jp-layers-reject-all')
+        ])
+      ]),
+      ...cards
+    );
+  }
+
+  private readonly check: HTMLInputElement;
+}
