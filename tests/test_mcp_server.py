@@ -69,7 +69,7 @@ def test_tools_read_the_kernel_redacted_and_scratch_changes_nothing(kernel):
 
     tools, detail, listed, first, second, missing = over_stdio(["--existing", kernel.manager.connection_file], use)
 
-    assert tools == {"variables", "variable", "last_error", "run_scratch"}  # no notebook_cells without --notebook
+    assert tools == {"variables", "variable", "last_error", "run_scratch", "propose_cells"}  # no notebook_cells
     assert detail["type"] == "pandas.DataFrame"
     assert list(detail["columns"]) == ["region", "revenue", "units"] and detail["columns"]["units"] == "int64"
     assert "2 rows × 3 columns" in detail["summary"] and "head:" in detail["summary"]
@@ -83,6 +83,28 @@ def test_tools_read_the_kernel_redacted_and_scratch_changes_nothing(kernel):
     assert after.stdout.strip() == "DataFrame False"  # the user's namespace is unchanged
     sandboxes = kernel.run("import jupyter_layers.sandbox.remote as remote; print(len(remote.OPEN))")
     assert sandboxes.stdout.strip() == "0"  # the session's fork was closed when the server stopped
+
+
+def test_proposed_cells_are_verified_in_a_fork_and_need_jupyterlab(kernel):
+    """Without JupyterLab on the kernel nothing is proposed; a failing cell or check is the agent's error to fix.
+    (tests/browser/test_lab.py shows the cells arriving in JupyterLab.)"""
+    good = ["sales['price'] = sales.revenue / sales.units", "sales.price.round(2).tolist()"]
+
+    async def use(session):
+        failing = await session.call_tool("propose_cells", {"cells": ["del sales", "sales"], "summary": "x"})
+        checked = await session.call_tool(
+            "propose_cells", {"cells": good[:1], "summary": "x", "check": "assert sales.price.max() > 1"}
+        )
+        verified = await text(session, "propose_cells", cells=good, summary="A unit price column.")
+        return failing, checked, verified
+
+    failing, checked, verified = over_stdio(["--existing", kernel.manager.connection_file], use)
+    assert failing.isError and "not proposed: cell 2 of your proposal failed: NameError" in failing.content[0].text
+    assert checked.isError and "the user's check failed: AssertionError" in checked.content[0].text
+    assert "no JupyterLab with jupyter_layers has this kernel's notebook open: nothing was proposed" in verified
+    assert "cell 2: Out:\n[0.5, 0.5]" in verified  # what each cell printed in the fork, for the agent
+    # verification ran in forks: the user's namespace is unchanged
+    assert kernel.run("print(list(sales.columns))").stdout == "['region', 'revenue', 'units']\n"
 
 
 def test_last_error_and_notebook_cells(kernel, tmp_path):

@@ -1,8 +1,8 @@
 """The browser's dry-run is the request: a ``prompt`` over the socket shows, key for key, what the layer sends.
 
-A real jupyter server with a real kernel; each layer is asked for its dry-run, then run, and the body the fake
-model server receives must equal the payload shown (the build's too). Escalation is checked after an exploration of the same
-notebook, whose findings both must carry.
+A real jupyter server with a real kernel; each layer (the build too) is asked for its dry-run, then run, and the
+body the fake model server receives must equal the payload shown. Escalation is checked after an exploration of
+the same notebook, whose findings both must carry.
 """
 
 from __future__ import annotations

@@ -72,6 +72,23 @@ class Proposal:
     sandbox: str = "fork"  # where verification ran ("live": forking was unsafe or asked against)
     revised: bool = False  # a taste revision turn replaced the first verified cells
 
+    def payload(self) -> dict:
+        """The proposal as the browser takes it (the server's ``proposal`` message, the kernel's handoff comm)."""
+        return {
+            "build": self.build,
+            "summary": self.summary,
+            "check": self.check,
+            "cells": [
+                {
+                    "source": cell.source,
+                    "outputs": cell.outputs(),
+                    "taste": list(cell.taste),
+                    "provenance": self.provenance(number),
+                }
+                for number, cell in enumerate(self.cells)
+            ],
+        }
+
     def provenance(self, cell: int) -> dict:
         """What each proposed cell's metadata keeps: who wrote it, on whose task, how it was verified."""
         verified = "ran clean in a fork of the live state" if self.sandbox == "fork" else "ran clean in live mode"
@@ -245,23 +262,9 @@ class Builder:
             if verified is not None:  # the taste revision broke the cells: the verified ones stand
                 return verified, "", None
             return None, f"{verification.failure}\nFix the cells (try them with run_cell) and propose again.", None
-        findings = [
-            taste.check(source, self.existing + cells[:number], record.task) for number, source in enumerate(cells)
-        ]
-        proposal = Proposal(
-            record.id,
-            record.task,
-            summary.strip(),
-            tuple(
-                ProposedCell(source, result, tuple(taste.describe(found).splitlines()))
-                for source, result, found in zip(cells, verification.results, findings)
-            ),
-            self.route.label,
-            record.check,
-            verification.check,
-            verification.mode,
-            revised=verified is not None,
-        )
+        findings = taste_findings(cells, self.existing, record.task)
+        proposal = proposal_from(record, cells, summary, verification, findings, self.route.label)
+        proposal = dataclasses.replace(proposal, revised=verified is not None)
         if verified is not None or not any(findings):
             return proposal, "", None
         notes = " ".join(
@@ -283,6 +286,35 @@ class Builder:
         if record.attempts:
             return f"{reason} and none of its {record.attempts} proposals ran clean (last: {first_failure(failure)})"
         return f"{reason} without a proposal ({len(record.steps)} scratch cells)"
+
+
+def taste_findings(cells: list[str], existing: list[str], task: str) -> list[list[taste.Finding]]:
+    """The taste check of each cell, against the notebook's cells and the proposal's cells before it."""
+    return [taste.check(source, existing + cells[:number], task) for number, source in enumerate(cells)]
+
+
+def proposal_from(
+    record: Build,
+    cells: list[str],
+    summary: str,
+    verification: Verification,
+    findings: list[list[taste.Finding]],
+    model: str,
+) -> Proposal:
+    """Verified cells as a Proposal: each with its run's result and what the taste check finds in it."""
+    return Proposal(
+        record.id,
+        record.task,
+        summary.strip(),
+        tuple(
+            ProposedCell(source, result, tuple(taste.describe(found).splitlines()))
+            for source, result, found in zip(cells, verification.results, findings)
+        ),
+        model,
+        record.check,
+        verification.check,
+        verification.mode,
+    )
 
 
 def first_failure(failure: str) -> str:

@@ -20,6 +20,8 @@ import nbformat
 from jupyter_client import BlockingKernelClient, find_connection_file
 from mcp.server.fastmcp import Context, FastMCP
 
+from ..building.agent import Build, proposal_from, taste_findings
+from ..building.verify import Verification
 from ..context.notebook import cell_views
 from ..context.sections import Redactions
 from ..errors import LayersError
@@ -27,12 +29,18 @@ from ..kernel import remote, rpc
 from ..sandbox import StepResult
 
 SANDBOX = "jupyter_layers.sandbox.remote"
+VERIFY = "jupyter_layers.building.verify"
+HANDOFF = "jupyter_layers.building.handoff"
+ANSWER_WAIT = 5.0  # seconds for JupyterLab to answer a proposal (it inserts the cells at once, if it has the notebook)
 REQUEST_TIMEOUT = 60.0  # seconds for a variables or error request (a kernel busy with a cell answers after it)
+STEP_TIMEOUT = 30.0  # seconds each proposed cell may run in verification
 STEP_MARGIN = 30.0  # beyond a scratch step's timeout: the sandbox kills a step itself, this guards a stuck kernel
 READY_TIMEOUT = 10.0
 INSTRUCTIONS = (
     "Tools over the user's live Jupyter kernel. Read its variables and last error; try code with run_scratch, "
-    "which runs in a fork of the kernel (the user's variables never change). Secrets are redacted."
+    "which runs in a fork of the kernel (the user's variables never change). When code is ready for the "
+    "notebook, propose_cells verifies it in a fresh fork and puts it in JupyterLab for the user to accept or "
+    "reject. Secrets are redacted."
 )
 
 
@@ -144,6 +152,52 @@ class KernelTools:
         text = StepResult.from_dict(json.loads(reply)).as_text()
         return Redactions()("\n".join(filter(None, [*notes, text])))
 
+    async def propose_cells(self, cells: list[str], summary: str, check: str, model: str) -> str:
+        """Verify the cells in a fresh fork (then ``check``), and hand them to JupyterLab as proposals."""
+        cells = [cell for cell in cells if cell.strip()]
+        if not cells:
+            raise LayersError("propose_cells needs at least one cell of code", "cells: ['df[\"x\"] = 1']")
+        timeout = STEP_TIMEOUT * (len(cells) + 1) + STEP_MARGIN
+        verified = await self.kernel.evaluate(rpc.call(VERIFY, "verify_json", cells, check, STEP_TIMEOUT), timeout)
+        verification = Verification.from_dict(json.loads(verified))
+        if verification.failure:
+            raise LayersError(Redactions()(f"not proposed: {verification.failure}"), "fix the cells and propose again")
+        record = Build(summary.strip() or "cells proposed by an outside agent", check)
+        existing = (
+            [view.source for view in cell_views(nbformat.read(self.notebook, as_version=4))] if self.notebook else []
+        )
+        proposal = proposal_from(record, cells, summary, verification, taste_findings(cells, existing, summary), model)
+        offered = json.loads(
+            await self.kernel.evaluate(rpc.call(HANDOFF, "offer_json", {**proposal.payload(), "below": ""}))
+        )
+        answer = await self.answer(offered["comm"])
+        outputs = "\n\n".join(
+            f"cell {number}: {cell.result.as_text(1500)}" + "".join(f"\ntaste: {line}" for line in cell.taste)
+            for number, cell in enumerate(proposal.cells, 1)
+        )
+        if answer is None:
+            said = (
+                "The cells ran clean in a fork, but no JupyterLab with jupyter_layers has this kernel's notebook "
+                "open: nothing was proposed."
+            )
+        else:
+            said = (
+                f"Proposed {answer['inserted']} cells in JupyterLab below the active cell; the user accepts or "
+                "rejects them (nothing ran in their kernel)."
+            )
+        return Redactions()(f"{said}\n\n{outputs}")
+
+    async def answer(self, comm_id: str | None) -> dict | None:
+        """JupyterLab's answer to an offer, once the kernel is idle again; None if no frontend answered in time."""
+        waited = 0.0
+        while comm_id and waited < ANSWER_WAIT:
+            answer = json.loads(await self.kernel.evaluate(rpc.call(HANDOFF, "answer_json", comm_id)))
+            if answer is not None:
+                return answer
+            await asyncio.sleep(0.2)
+            waited += 0.2
+        return None
+
     def close(self) -> None:
         self.kernel.close(list(self.sandboxes.values()))
 
@@ -180,6 +234,15 @@ def build_server(tools: KernelTools, host: str = "127.0.0.1", port: int = 8000) 
         """Run Python in a fork of the kernel: it sees every variable, changes none of the user's; definitions
         persist across this session's calls. Returns stdout, stderr, the last expression's value or the error."""
         return await tools.run_scratch(ctx.session, code, timeout)
+
+    @server.tool()
+    async def propose_cells(cells: list[str], summary: str, ctx: Context, check: str = "") -> str:
+        """Propose new notebook cells to the user. They are first run in order in a fresh fork of the kernel (then
+        `check`, e.g. "assert df.x.notna().all()", if given); if one fails you get the error and nothing is
+        proposed. Verified cells appear in JupyterLab below the user's active cell, with their outputs, for the user
+        to accept or reject. `summary`: one sentence, what the cells do."""
+        client = ctx.session.client_params.clientInfo.name if ctx.session.client_params else "client"
+        return await tools.propose_cells(cells, summary, check, f"mcp:{client}")
 
     if tools.notebook:
 

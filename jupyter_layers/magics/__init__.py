@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from ..building import handoff
 from ..config import JupyterLayers
 from ..kernel import cell_history
 from ..models.relay import Relay, RelayAddress
@@ -32,8 +33,10 @@ def load_ipython_extension(shell) -> None:
     relay = Relay(address, notebook, settings.request_timeout) if address else None
     session = KernelSession(shell, settings, Router(settings, notebook=notebook, relay=relay))
     cell_history.register(shell)  # the last error and when each name was bound, for every layer's context
+    shell.events.register("pre_run_cell", lambda info: handoff.announce())  # does a frontend take proposals?
     questions.register(shell)
     for magics in (LayersMagics, CompleteMagics, RewriteMagics, ExploreMagics, BuildMagics, EscalateMagics):
         shell.register_magics(magics(shell, session))
+    handoff.announce()
     if getattr(shell, "pt_app", None) is not None and settings.terminal_suggestions:  # a terminal `ipython`
         terminal.install(shell, session)

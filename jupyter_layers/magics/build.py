@@ -4,6 +4,8 @@ and proposes them; nothing runs in this kernel until the user runs a proposed ce
 The agent's tries appear as collapsible scratch blocks (``%explore --clean`` style: ``%build --clean``), each
 proposed cell with the output its verification run printed and what the taste check finds in it. The first cell
 is offered as the next input; ``%build --next`` offers the one after it. Running an offered cell is accepting it.
+In JupyterLab with the extension, the cells go below the ``%build`` cell as tagged proposals instead
+(``building/handoff.py``), accepted or rejected there, as the Build tab's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display, update_display
 
+from ..building import handoff
 from ..building.agent import Build, Builder, Proposal, VerifyFinished, VerifyStarted
 from ..context.notebook import PROPOSED_TAG
 from ..engine import recipes
@@ -170,7 +173,19 @@ class BuildMagics(Magics):
         if proposal.check:
             print(f"check passed in the fork: {proposal.check}")
         self.proposal = proposal
+        if handoff.frontend_takes_proposals():  # JupyterLab with the extension: tagged cells below this one
+            handoff.offer({**proposal.payload(), "below": self.running_cell_id()})
+            print(
+                f"{len(proposal.cells)} proposed cells go below this cell in JupyterLab: accept or reject them there "
+                "(the Build tab). If they do not appear, `%build --next` offers them here one by one."
+            )
+            return
         self.offer_next()
+
+    def running_cell_id(self) -> str:
+        """The id of the cell running %build, as JupyterLab names it in the request ("" if it does not)."""
+        parent = self.shell.kernel.get_parent("shell")
+        return str(parent.get("metadata", {}).get("cellId") or "")
 
     def offer_next(self) -> None:
         if self.proposal is None:

@@ -17,15 +17,7 @@ from ..engine.recipes import place_cursor
 from ..explore.notebook_workspace import NotebookWorkspace
 from .document import notebook, situation
 from .explore import NoKernel, event_message
-from .protocol import (
-    BuildProvenance,
-    DoneReply,
-    NoticeReply,
-    ProposalReply,
-    ProposedCell,
-    SandboxReply,
-    VerifyReply,
-)
+from .protocol import DoneReply, NoticeReply, ProposalReply, SandboxReply, VerifyReply
 from .server_kernel import ServerKernel
 from .threaded import SocketRun, in_thread, thread_sender
 
@@ -61,20 +53,7 @@ def progress(record: Build, event):
 
 
 def proposal_reply(proposal: Proposal) -> ProposalReply:
-    return ProposalReply(
-        build=proposal.build,
-        summary=proposal.summary,
-        check=proposal.check,
-        cells=[
-            ProposedCell(
-                source=cell.source,
-                outputs=cell.outputs(),
-                taste=list(cell.taste),
-                provenance=BuildProvenance(**proposal.provenance(number)),
-            )
-            for number, cell in enumerate(proposal.cells)
-        ],
-    )
+    return ProposalReply(**proposal.payload())
 
 
 async def build(state, message: dict, send) -> None:

@@ -8,6 +8,7 @@
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { IDocumentPayload } from './cells';
+import { IProposalHandoff } from './handoff';
 import { LayersConnection } from './connection';
 import { button, element } from './dom';
 import { acceptProposedCells, insertProposedCells, rejectProposedCells } from './proposals';
@@ -117,7 +118,7 @@ export class BuildPanel extends QuestionPanel<BuildView> {
     } else if (message.type === 'proposal') {
       view.narration.textContent = '';
       view.proposed = insertProposedCells(view.panel, view.anchor, message);
-      this._showProposal(view, message);
+      view.proposal.replaceChildren(proposalBlock(view.panel, message, view.proposed));
     }
   }
 
@@ -126,60 +127,69 @@ export class BuildPanel extends QuestionPanel<BuildView> {
     return `${cells} cell${cells === 1 ? '' : 's'} proposed below the active cell: accept or reject them`;
   }
 
-  private _showProposal(view: BuildView, message: IProposalReply): void {
-    const cards = message.cells.map((cell, index) => {
-      const id = view.proposed[index];
-      const card = element('div', { className: 'jp-layers-card jp-layers-proposed-card' });
-      const decided = (text: string) => {
-        card.classList.add('jp-mod-decided');
-        card.querySelectorAll('button').forEach(node => (node.disabled = true));
-        card.append(element('div', { className: 'jp-layers-status-line', textContent: text }));
-      };
-      card.append(
-        element('h3', { textContent: `Proposed cell ${index + 1} of ${message.cells.length}` }),
-        element('pre', { className: 'jp-layers-step-code', textContent: cell.source }),
-        ...cell.taste.map(line => element('div', { className: 'jp-layers-warning', textContent: `taste: ${line}` })),
-        element('div', { className: 'jp-layers-buttons' }, [
-          button(
-            'Accept',
-            () => decided(acceptProposedCells(view.panel, [id]) ? 'accepted' : 'no longer proposed'),
-            'jp-layers-accept-cell jp-mod-accept'
-          ),
-          button(
-            'Reject',
-            () => decided(rejectProposedCells(view.panel, [id]) ? 'rejected' : 'no longer proposed'),
-            'jp-layers-reject-cell'
-          )
-        ])
-      );
-      return card;
-    });
-    const all = (act: (panel: NotebookPanel, ids: string[]) => number, verb: string) => () => {
-      const count = act(view.panel, view.proposed);
-      view.status.textContent = `${verb} ${count} cell${count === 1 ? '' : 's'}`;
-      cards.forEach(card => {
-        card.classList.add('jp-mod-decided');
-        card.querySelectorAll('button').forEach(node => (node.disabled = true));
-      });
-    };
-    view.proposal.replaceChildren(
-      element('div', { className: 'jp-layers-card' }, [
-        element('h3', { textContent: 'Proposal' }),
-        message.summary ? element('div', { className: 'jp-layers-answer', textContent: message.summary }) : '',
-        element('div', {
-          className: 'jp-layers-verified',
-          textContent: message.check
-            ? `verified in a fork of the live state; check passed: ${message.check}`
-            : 'verified in a fork of the live state'
-        }),
-        element('div', { className: 'jp-layers-buttons' }, [
-          button('Accept all', all(acceptProposedCells, 'accepted'), 'jp-layers-accept-all jp-mod-accept'),
-          button('Reject all', all(rejectProposedCells, 'rejected'), 'jp-layers-reject-all')
-        ])
-      ]),
-      ...cards
-    );
+  /** A proposal the kernel handed over (`%build` in a cell, an outside agent through MCP), already inserted: shown
+   * above the notebook's earlier proposals, which stay to be decided. */
+  showHandedOver(panel: NotebookPanel, proposal: IProposalHandoff, ids: string[]): void {
+    const view = this.viewFor(panel);
+    view.proposed = ids;
+    view.status.className = 'jp-layers-status-line';
+    view.status.textContent = `${ids.length} cell${ids.length === 1 ? '' : 's'} proposed from the kernel: accept or reject them`;
+    view.proposal.prepend(proposalBlock(view.panel, proposal, ids));
   }
 
   private readonly check: HTMLInputElement;
+}
+
+/** One proposal's cards: the proposal (Accept all, Reject all) and each cell (Accept, Reject). */
+function proposalBlock(panel: NotebookPanel, message: Omit<IProposalReply, 'type' | 'id'>, ids: string[]): HTMLElement {
+  const status = element('div', { className: 'jp-layers-status-line' });
+  const cards = message.cells.map((cell, index) => {
+    const id = ids[index];
+    const card = element('div', { className: 'jp-layers-card jp-layers-proposed-card' });
+    const decide = (act: (panel: NotebookPanel, ids: string[]) => number, verb: string) => () => {
+      decided(card, act(panel, [id]) ? verb : 'no longer proposed');
+    };
+    card.append(
+      element('h3', { textContent: `Proposed cell ${index + 1} of ${message.cells.length}` }),
+      element('pre', { className: 'jp-layers-step-code', textContent: cell.source }),
+      ...cell.taste.map(line => element('div', { className: 'jp-layers-warning', textContent: `taste: ${line}` })),
+      element('div', { className: 'jp-layers-buttons' }, [
+        button('Accept', decide(acceptProposedCells, 'accepted'), 'jp-layers-accept-cell jp-mod-accept'),
+        button('Reject', decide(rejectProposedCells, 'rejected'), 'jp-layers-reject-cell')
+      ])
+    );
+    return card;
+  });
+  const all = (act: (panel: NotebookPanel, ids: string[]) => number, verb: string) => () => {
+    const count = act(panel, ids);
+    status.textContent = `${verb} ${count} cell${count === 1 ? '' : 's'}`;
+    cards.forEach(card => decided(card, ''));
+  };
+  return element('div', { className: 'jp-layers-proposal-block' }, [
+    element('div', { className: 'jp-layers-card' }, [
+      element('h3', { textContent: 'Proposal' }),
+      message.summary ? element('div', { className: 'jp-layers-answer', textContent: message.summary }) : '',
+      element('div', {
+        className: 'jp-layers-verified',
+        textContent: message.check
+          ? `verified in a fork of the live state; check passed: ${message.check}`
+          : 'verified in a fork of the live state'
+      }),
+      element('div', { className: 'jp-layers-buttons' }, [
+        button('Accept all', all(acceptProposedCells, 'accepted'), 'jp-layers-accept-all jp-mod-accept'),
+        button('Reject all', all(rejectProposedCells, 'rejected'), 'jp-layers-reject-all')
+      ]),
+      status
+    ]),
+    ...cards
+  ]);
+}
+
+/** A card whose cell was accepted or rejected: its buttons off, what happened said. */
+function decided(card: HTMLElement, text: string): void {
+  card.classList.add('jp-mod-decided');
+  card.querySelectorAll('button').forEach(node => (node.disabled = true));
+  if (text) {
+    card.append(element('div', { className: 'jp-layers-status-line', textContent: text }));
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICompletionProviderManager } from '@jupyterlab/completer';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
 import { TabPanel } from '@lumino/widgets';
@@ -16,6 +16,7 @@ import { LayersConnection } from './connection';
 import { EDIT_COMMAND, editSelection } from './edit';
 import { EscalatePanel } from './escalatePanel';
 import { ExplorePanel } from './explorePanel';
+import { takeProposals } from './handoff';
 import { styleScratchCells } from './scratchStyle';
 import { StatusPanel } from './statusPanel';
 
@@ -83,12 +84,17 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     sidebar.title.icon = layersIcon;
     sidebar.title.caption = 'jupyter_layers: explore, build, escalate, status';
     sidebar.addWidget(new ExplorePanel(tracker, connection, refresh));
-    sidebar.addWidget(new BuildPanel(tracker, connection, refresh));
+    const build = new BuildPanel(tracker, connection, refresh);
+    sidebar.addWidget(build);
     sidebar.addWidget(new EscalatePanel(tracker, connection, refresh));
     sidebar.addWidget(status);
     app.shell.add(sidebar, 'right', { rank: 900 });
-    tracker.forEach(panel => styleScratchCells(panel)); // notebooks opened before this plugin activated
-    tracker.widgetAdded.connect((_, panel) => styleScratchCells(panel));
+    const watch = (panel: NotebookPanel) => {
+      styleScratchCells(panel);
+      takeProposals(panel, (shown, proposal, ids) => build.showHandedOver(shown, proposal, ids));
+    };
+    tracker.forEach(watch); // notebooks opened before this plugin activated
+    tracker.widgetAdded.connect((_, panel) => watch(panel));
     app.commands.addCommand('jupyter-layers:open-sidebar', {
       label: 'Open the jupyter_layers Sidebar',
       icon: layersIcon,

@@ -28,7 +28,11 @@ function below(panel: NotebookPanel, anchor: string): number {
 }
 
 /** Insert the proposal's cells below `anchor` in one transaction; their ids, in order. */
-export function insertProposedCells(panel: NotebookPanel, anchor: string, proposal: IProposalReply): string[] {
+export function insertProposedCells(
+  panel: NotebookPanel,
+  anchor: string,
+  proposal: Pick<IProposalReply, 'cells'>
+): string[] {
   const model = panel.content.model!.sharedModel;
   const at = below(panel, anchor);
   const ids: string[] = [];

@@ -80,6 +80,7 @@ class JupyterServer:
             f"--JupyterLayers.anthropic_api_key={api_key}",
             f"--JupyterLayers.anthropic_base_url={model_url}",
             "--JupyterLayers.max_retries=0",
+            "--JupyterLayers.kernel_models=server",  # a kernel's magics reach the model through the server's relay
         ]
         self.log = home / "server.log"
 

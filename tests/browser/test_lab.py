@@ -10,6 +10,8 @@ import collections
 import json
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -30,6 +32,7 @@ from tests.browser.lab import (
 from tests.conftest import API_KEY
 from tests.fakes.model_server import Text, Thinking, ToolUse, Turn
 from tests.kernels import protections_here
+from tests.test_mcp_server import over_stdio, text
 
 pytestmark = [
     pytest.mark.browser,
@@ -281,7 +284,7 @@ def test_exploration_inserts_tagged_scratch_cells_and_clean_up_removes_exactly_t
     page.locator(".jp-layers-question").first.fill("why does the total not match the orders?")
     page.locator(".jp-layers-explore-start").click()
     page.locator(".jp-layers-findings .jp-layers-card").wait_for(state="visible", timeout=60_000)
-    sandbox = page.locator(".jp-layers-sandbox")  # what protects the scratch cells, from the notebook's kernel
+    sandbox = page.locator("#jupyter-layers-explore .jp-layers-sandbox")  # what protects the scratch cells, from the notebook's kernel
     assert sandbox.is_visible() and sandbox.inner_text() == f"scratch cells: {protections_here().summary()}"
     after = cells(page)
     scratch = [c for c in after if "jupyter-layers-scratch" in c["metadata"].get("tags", [])]
@@ -372,6 +375,52 @@ def test_build_proposes_verified_cells_accept_one_reject_one_and_undo(page, lab,
     assert [c["source"] for c in restored] == [before[0]["source"], before[1]["source"], *BUILT, before[2]["source"]]
     assert restored[3]["metadata"]["tags"] == ["jupyter-layers-proposed"]
     assert page.evaluate(KERNEL_EXPRESSION_JS, "'revenue' in sales.columns") == "False"  # still nothing ran
+
+
+def test_build_in_a_cell_and_an_outside_agent_propose_cells_in_jupyterlab(page, lab, models):
+    build = '%build --check "assert (sales.revenue > 0).all()" add a revenue column'
+    sources = [("code", SALES), ("code", "%load_ext jupyter_layers"), ("code", build), ("code", "print(len(sales))")]
+    name = notebook(lab, "build-magic.ipynb", sources)
+    open_notebook(page, lab, name)
+    page.locator(".jp-Notebook .jp-Cell").nth(0).click()
+    for _ in range(2):  # one at a time: the extension's question to the frontend is answered between cells
+        run_command(page, "notebook:run-cell-and-select-next")
+        page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+    models.add("claude-sonnet-5-5", Turn([ToolUse("propose", {"cells": BUILT[:1], "summary": "Revenue per row."})]))
+    run_command(page, "jupyter-layers:open-sidebar")
+    page.locator("#jupyter-layers-sidebar .lm-TabBar-tab", has_text="Build").click()
+    run_command(page, "notebook:run-cell")  # the %build cell
+    page.locator(".jp-layers-proposed-card").wait_for(state="visible", timeout=60_000)
+    after = cells(page)
+    assert [c["source"] for c in after] == [SALES, "%load_ext jupyter_layers", build, BUILT[0], "print(len(sales))"]
+    proposed = after[3]  # below the %build cell, not offered as a next input
+    assert proposed["metadata"]["tags"] == ["jupyter-layers-proposed"]
+    assert proposed["metadata"]["jupyter_layers"]["provenance"]["task"] == "add a revenue column"
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+    said = "".join("".join(o.get("text", "")) for o in cells(page)[2]["outputs"])
+    assert "1 proposed cells go below this cell in JupyterLab" in said
+    assert page.evaluate(KERNEL_EXPRESSION_JS, "'revenue' in sales.columns") == "False"
+
+    # an outside agent (an MCP client) proposes through `jupyter layers mcp` on the same kernel
+    page.locator(".jp-Notebook .jp-Cell").nth(4).click()  # the active cell: the proposal goes below it
+    kernel_id = page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id")
+    connection = str(Path(lab.env["JUPYTER_RUNTIME_DIR"]) / f"kernel-{kernel_id}.json")
+    cell = "sales.price.max()"
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, away from Playwright's
+        answer = thread.submit(
+            over_stdio,
+            ["--existing", connection],
+            lambda session: text(session, "propose_cells", cells=[cell], summary="x"),
+        ).result()
+    assert answer.startswith("Proposed 1 cells in JupyterLab below the active cell")
+    shown = cells(page)
+    assert [c["source"] for c in shown][-1] == cell and shown[-1]["metadata"]["tags"] == ["jupyter-layers-proposed"]
+    assert shown[-1]["metadata"]["jupyter_layers"]["provenance"]["model"] == "mcp:mcp"
+    assert shown[-1]["outputs"][0]["data"]["text/plain"] == "np.float64(10.0)"  # its run in a fork
+    page.locator(".jp-layers-accept-all").first.click()  # the newest proposal first; the %build one stays below it
+    assert [c["source"] for c in cells(page) if "tags" in c["metadata"]] == [BUILT[0]]
+    page.locator(".jp-layers-proposed-card .jp-layers-accept-cell").nth(1).click()
+    assert not [c for c in cells(page) if "tags" in c["metadata"]]  # both now ordinary cells, unrun
 
 
 def test_escalation_streams_and_applying_a_fix_changes_only_the_named_cell(page, lab, models):
