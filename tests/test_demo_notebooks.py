@@ -29,6 +29,7 @@ LAYER_OF_MAGIC = {
     "%%rewrite": "edit",
     "%rewrite": "edit",
     "%explore": "explore",
+    "%build": "explore",  # layer 3: the agent that builds, on the explore layer's model
     "%escalate": "escalate",
 }
 EXPECTED_ERROR_TAG = "raises-exception"  # nbclient's convention, honoured by `jupyter layers run`

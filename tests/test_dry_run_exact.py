@@ -68,6 +68,14 @@ def test_exploration_shows_what_it_sends(kernel, fake):
     assert_same_payload(*shown_and_sent(kernel, fake, dry_run_then("explore", "%explore", "")))  # the error's
 
 
+def test_a_build_shows_what_it_sends(kernel, fake):
+    kernel.run(PLANTED_BUG)
+    fake.script(Turn([ToolUse("propose", {"cells": ["dupes = customers.customer_id.duplicated().sum()"]})]))
+    shown, sent = shown_and_sent(kernel, fake, dry_run_then("build", "%build", "count the duplicated customers"))
+    assert_same_payload(shown, sent)
+    assert "Task: count the duplicated customers" in json.dumps(sent) and sent["tools"][-1]["name"] == "propose"
+
+
 def test_escalation_after_an_exploration_and_as_a_follow_up_shows_what_it_sends(kernel, fake):
     kernel.run(PLANTED_BUG)
     kernel.run(FAILING)

@@ -285,7 +285,8 @@ class Builder:
         )
         if record.attempts:
             return f"{reason} and none of its {record.attempts} proposals ran clean (last: {first_failure(failure)})"
-        return f"{reason} without a proposal ({len(record.steps)} scratch cells)"
+        tried = len(record.steps)
+        return f"{reason} without a proposal ({tried} scratch cell{'' if tried == 1 else 's'})"
 
 
 def taste_findings(cells: list[str], existing: list[str], task: str) -> list[list[taste.Finding]]:
