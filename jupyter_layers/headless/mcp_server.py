@@ -175,6 +175,8 @@ class KernelTools:
             f"cell {number}: {cell.result.as_text(1500)}" + "".join(f"\ntaste: {line}" for line in cell.taste)
             for number, cell in enumerate(proposal.cells, 1)
         )
+        if answer is not None and "error" in answer:
+            raise LayersError(f"JupyterLab refused the proposal: {answer['error']}", "nothing was proposed")
         if answer is None:
             said = (
                 "The cells ran clean in a fork, but no JupyterLab with jupyter_layers has this kernel's notebook "

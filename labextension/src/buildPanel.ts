@@ -8,11 +8,10 @@
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { IDocumentPayload } from './cells';
-import { IProposalHandoff } from './handoff';
 import { LayersConnection } from './connection';
 import { button, element } from './dom';
 import { acceptProposedCells, insertProposedCells, rejectProposedCells } from './proposals';
-import { IDoneReply, IProposalReply, RequestPayload, ServerMessage } from './protocol';
+import { IDoneReply, IProposalHandoff, IProposalReply, RequestPayload, ServerMessage } from './protocol';
 import { QuestionPanel, RunView } from './questionPanel';
 
 /** One notebook's build: its tries, verifications, and the proposed cells it inserted there. */

@@ -10,16 +10,10 @@ import type { Kernel } from '@jupyterlab/services';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
 import { insertProposedCells } from './proposals';
-import { IProposalReply } from './protocol';
+import { IProposalHandoff, isProposal } from './protocol';
 
 export const PROPOSALS_TARGET = 'jupyter_layers.proposals';
 export const FRONTEND_TARGET = 'jupyter_layers.frontend';
-
-/** What the kernel sends: a proposal as the server's `proposal` message has it, and where it goes. */
-export interface IProposalHandoff extends Omit<IProposalReply, 'type' | 'id'> {
-  /** The id of the cell to insert below (the `%build` cell); empty: the active cell. */
-  below: string;
-}
 
 export type ProposalShown = (panel: NotebookPanel, proposal: IProposalHandoff, ids: string[]) => void;
 
@@ -34,6 +28,12 @@ export function takeProposals(panel: NotebookPanel, show: ProposalShown): void {
     });
     kernel.registerCommTarget(PROPOSALS_TARGET, (comm, message) => {
       const proposal = message.content.data as unknown as IProposalHandoff;
+      if (!isProposal(proposal)) {
+        comm.send({
+          error: "not a proposal this version of jupyter_layers reads: upgrade the kernel's and the server's"
+        });
+        return;
+      }
       const anchor = proposal.below || panel.content.activeCell?.model.id || '';
       const ids = insertProposedCells(panel, anchor, proposal);
       show(panel, proposal, ids);

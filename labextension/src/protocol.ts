@@ -380,6 +380,26 @@ export interface IProposalReply extends IReply {
   cells: IProposedCell[];
 }
 
+/** Not a WebSocket message: what the kernel sends over its comm (building/handoff.py, handoff.ts), a proposal as
+ * the server's `proposal` message has it, and where it goes. */
+export interface IProposalHandoff extends Omit<IProposalReply, 'type' | 'id'> {
+  /** The id of the cell to insert below (the `%build` cell); empty: the active cell. */
+  below: string;
+}
+
+/** The shape the kernel sends, checked before anything is inserted (a kernel may run another version). */
+export function isProposal(data: unknown): data is IProposalHandoff {
+  const proposal = data as IProposalHandoff | null;
+  return (
+    typeof proposal === 'object' &&
+    proposal !== null &&
+    Array.isArray(proposal.cells) &&
+    proposal.cells.every(
+      cell => typeof cell?.source === 'string' && Array.isArray(cell.outputs) && typeof cell.provenance === 'object'
+    )
+  );
+}
+
 /** The answer to `remember`: the proposed rule, and the rules file it would be added to. */
 export interface IRuleReply extends IReply {
   type: 'rule';
