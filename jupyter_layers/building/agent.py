@@ -20,16 +20,7 @@ from typing import Protocol
 
 from ..engine import junk, taste
 from ..engine.rewrite import now
-from ..explore.agent import (
-    Agent,
-    Exploration,
-    Limits,
-    ScratchStep,
-    Workspace,
-    call_key,
-    with_cache_mark,
-    without_cache_mark,
-)
+from ..explore.agent import Agent, Conversation, Exploration, Limits, ScratchStep, Workspace
 from ..models.events import Stop
 from ..models.messages import Message, Request, ToolResult
 from ..models.router import Route
@@ -195,16 +186,14 @@ class Builder:
 
     def build(self, request: Request, record: Build) -> Build | None:
         """``request`` is the first turn as sent (``engine.recipes.build``)."""
-        messages = without_cache_mark(list(request.messages))
-        calls: set[str] = set()
-        stalled = 0
+        conversation = Conversation(request)
         verified: Proposal | None = None  # the first verified cells, while their taste revision is asked for
         failure = ""
         for _turn in range(self.limits.max_steps):
-            stop = self.run(dataclasses.replace(request, messages=tuple(with_cache_mark(messages))))
+            stop = self.run(conversation.next_request())
             if stop is None:
                 return None
-            messages.append(stop.message)
+            conversation.add(stop.message)
             uses = stop.message.tool_uses
             if not uses:  # an answer in prose: its fenced code is the proposal, else it is asked for one
                 cells = [unfenced(block) for block in FENCED.findall(stop.message.text)]
@@ -212,13 +201,13 @@ class Builder:
                     junk_reason = junk.judge(stop.message.text, request)
                     if junk_reason:
                         raise junk.unusable(self.route, junk_reason, NOUN)
-                    messages.append(Message.user(NO_PROPOSAL))
+                    conversation.add(Message.user(NO_PROPOSAL))
                     continue
                 done, feedback, verified = self.consider(cells, "", record, verified)
                 if done is not None:
                     return self.finish(record, done)
                 failure = feedback
-                messages.append(Message.user(feedback))
+                conversation.add(Message.user(feedback))
                 continue
             results = []
             for use in uses:
@@ -237,12 +226,9 @@ class Builder:
                 else:
                     text, is_error = self.tools.dispatch(use, record.tries, stop.message.text)
                     results.append(ToolResult(use.id, text, is_error))
-            made = {call_key(use) for use in uses}
-            stalled = stalled + 1 if made <= calls else 0
-            calls |= made
-            if stalled >= 2:
+            if conversation.circling(uses):
                 raise junk.unusable(self.route, f"it made the same {uses[0].name} call again and again", NOUN)
-            messages.append(Message("user", tuple(results)))
+            conversation.add(Message("user", tuple(results)))
             if self.tools.spent >= self.limits.token_budget:
                 break
         if verified is not None:  # the revision turn never came: the verified cells stand

@@ -117,6 +117,30 @@ class Limits:
     token_budget: int = 400_000  # input + output tokens over the whole exploration
 
 
+class Conversation:
+    """An agent's turns so far. Each request carries one moving cache breakpoint on its last block, so each turn
+    reuses the previous prefix; ``circling`` tells a model going round in circles (``STALLED_TURNS`` turns in a row
+    that only repeat calls it already made: same tool, same input)."""
+
+    def __init__(self, request: Request):
+        self.request = request
+        self.messages = without_cache_mark(list(request.messages))
+        self.calls: set[str] = set()  # every call made so far, as tool and input
+        self.stalled = 0
+
+    def next_request(self) -> Request:
+        return dataclasses.replace(self.request, messages=tuple(with_cache_mark(self.messages)))
+
+    def add(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def circling(self, uses: tuple[ToolUse, ...]) -> bool:
+        made = {call_key(use) for use in uses}
+        self.stalled = self.stalled + 1 if made <= self.calls else 0
+        self.calls |= made
+        return self.stalled >= STALLED_TURNS
+
+
 class Agent:
     """Runs one exploration: ``run`` streams a request for the surface and returns its Stop (None: failed or
     cancelled, already told to the user); ``on_event`` sees StepStarted, StepFinished and ToolUsed."""
@@ -135,14 +159,12 @@ class Agent:
     def explore(self, request: Request, exploration: Exploration) -> Exploration | None:
         """``request`` is the first turn as sent (``engine.recipes.explore``: its last block carries the moving
         cache breakpoint, which moves on as the conversation grows)."""
-        messages = without_cache_mark(list(request.messages))
-        calls: set[str] = set()  # every call made so far, as tool and input
-        stalled = 0
+        conversation = Conversation(request)
         for _turn in range(self.limits.max_steps):
-            stop = self.run(dataclasses.replace(request, messages=tuple(with_cache_mark(messages))))
+            stop = self.run(conversation.next_request())
             if stop is None:
                 return None
-            messages.append(stop.message)
+            conversation.add(stop.message)
             uses = stop.message.tool_uses
             if not uses:  # an answer without `finish`: take it as the conclusion
                 answer = stop.message.text.strip()
@@ -159,12 +181,9 @@ class Agent:
                     return exploration
                 text, is_error = self.dispatch(use, exploration, stop.message.text)
                 results.append(ToolResult(use.id, text, is_error))
-            made = {call_key(use) for use in uses}
-            stalled = stalled + 1 if made <= calls else 0
-            calls |= made
-            if stalled >= STALLED_TURNS:
+            if conversation.circling(uses):
                 raise junk.unusable(self.route, f"it made the same {uses[0].name} call again and again")
-            messages.append(Message("user", tuple(results)))
+            conversation.add(Message("user", tuple(results)))
             if self.spent >= self.limits.token_budget:
                 break
         exploration.findings = self.unfinished(exploration)

@@ -21,10 +21,9 @@ from ..building.agent import Build, Builder, Proposal, VerifyFinished, VerifySta
 from ..context.notebook import PROPOSED_TAG
 from ..engine import recipes
 from ..errors import ConfigError
-from ..explore.agent import StepFinished, StepStarted, ToolUsed
 from ..explore.kernel_workspace import KernelWorkspace
 from ..sandbox import open_sandbox
-from .explore import SCRATCH_TAG, step_bundle
+from .explore import ScratchBlocks
 from .kernel_situation import layer_situation
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
@@ -115,34 +114,17 @@ class BuildMagics(Magics):
             self.propose(built.proposal)
 
     def run_builder(self, route, prepared, record: Build, workspace, existing) -> Build | None:
-        steps: dict[int, str] = {}
+        blocks = ScratchBlocks(record.tries, "build", self.displays)
 
         def on_event(event) -> None:
-            if isinstance(event, StepStarted):
-                handle = display(
-                    step_bundle(record.tries, event.number, event.code, event.note, None, of="build"),
-                    raw=True,
-                    display_id=True,
-                    metadata=self.scratch_metadata(record, event.number),
-                )
-                steps[event.number] = handle.display_id
-                self.displays.append(handle.display_id)
-            elif isinstance(event, StepFinished):
-                step = event.step
-                update_display(
-                    step_bundle(record.tries, step.number, step.code, step.note, step.result.as_text(3000), of="build"),
-                    raw=True,
-                    display_id=steps[step.number],
-                    metadata=self.scratch_metadata(record, step.number),
-                )
-            elif isinstance(event, ToolUsed):
-                print(f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}")
-            elif isinstance(event, VerifyStarted):
+            if isinstance(event, VerifyStarted):
                 cells = f"{len(event.cells)} cell{'s' if len(event.cells) != 1 else ''}"
                 print(f"verifying proposal {event.attempt} ({cells}) in a fresh sandbox of the live state…")
             elif isinstance(event, VerifyFinished):
                 failure = event.verification.failure
                 print(f"  {'✗ ' + failure.splitlines()[0] if failure else '✓ ran clean'}")
+            else:
+                blocks(event)
 
         def run(turn_request):
             live = LiveOutput(self.shell, f"{route.label} is building")
@@ -199,10 +181,6 @@ class BuildMagics(Magics):
         left = len(cells) - self.offered
         more = f"; `%build --next` offers the next ({left} left)" if left else ""
         print(f"Proposed cell {self.offered} of {len(cells)} is offered as the next input: run it to keep it{more}.")
-
-    @staticmethod
-    def scratch_metadata(record: Build, number: int) -> dict:
-        return {"jupyter_layers": {"tags": [SCRATCH_TAG], "build": record.id, "step": number}}
 
     def clean(self) -> None:
         if not self.displays:

@@ -50,6 +50,37 @@ def step_bundle(
     }
 
 
+class ScratchBlocks:
+    """An agent's scratch steps in the cell's output (an exploration's, or a build's tries): a collapsible block per
+    step, shown as it starts and filled in when it ends; other tools as one line each. ``displays`` collects the
+    blocks' display ids, for ``--clean``."""
+
+    def __init__(self, record: Exploration, of: str, displays: list[str]):
+        self.record, self.of, self.displays = record, of, displays
+        self.shown: dict[int, str] = {}  # step number -> its block's display id
+
+    def __call__(self, event) -> None:
+        if isinstance(event, StepStarted):
+            bundle = self.bundle(event.number, event.code, event.note, None)
+            handle = display(bundle, display_id=True, **self.options(event.number))
+            self.shown[event.number] = handle.display_id
+            self.displays.append(handle.display_id)
+        elif isinstance(event, StepFinished):
+            step = event.step
+            bundle = self.bundle(step.number, step.code, step.note, step.result.as_text(3000))
+            update_display(bundle, display_id=self.shown[step.number], **self.options(step.number))
+        elif isinstance(event, ToolUsed):
+            print(f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}")
+
+    def bundle(self, number: int, code: str, note: str, output: str | None) -> dict:
+        return step_bundle(self.record, number, code, note, output, self.of)
+
+    def options(self, number: int) -> dict:
+        """A block's display options: raw, and its tags in the metadata (``jupyter layers clean`` reads them)."""
+        metadata = {"jupyter_layers": {"tags": [SCRATCH_TAG], self.of: self.record.id, "step": number}}
+        return {"raw": True, "metadata": metadata}
+
+
 @magics_class
 class ExploreMagics(Magics):
     def __init__(self, shell, session: KernelSession):
@@ -110,28 +141,7 @@ class ExploreMagics(Magics):
             sandbox.close()
 
     def run_agent(self, route, request, exploration: Exploration, sandbox, limits: Limits) -> Exploration | None:
-        steps: dict[int, str] = {}
-
-        def on_event(event) -> None:
-            if isinstance(event, StepStarted):
-                handle = display(
-                    step_bundle(exploration, event.number, event.code, event.note, None),
-                    raw=True,
-                    display_id=True,
-                    metadata=self.scratch_metadata(exploration, event.number),
-                )
-                steps[event.number] = handle.display_id
-                self.displays.append(handle.display_id)
-            elif isinstance(event, StepFinished):
-                step = event.step
-                update_display(
-                    step_bundle(exploration, step.number, step.code, step.note, step.result.as_text(3000)),
-                    raw=True,
-                    display_id=steps[step.number],
-                    metadata=self.scratch_metadata(exploration, step.number),
-                )
-            elif isinstance(event, ToolUsed):
-                print(f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}")
+        on_event = ScratchBlocks(exploration, "exploration", self.displays)
 
         def run(turn_request):
             live = LiveOutput(self.shell, f"{route.label} is exploring")
@@ -197,10 +207,6 @@ class ExploreMagics(Magics):
         self.session.pending_rule = None
         where = shown(target, folder)
         print(f"added to {where}: - {rule}" if added else f"already in {where}: {rule}")
-
-    @staticmethod
-    def scratch_metadata(exploration: Exploration, number: int) -> dict:
-        return {"jupyter_layers": {"tags": [SCRATCH_TAG], "exploration": exploration.id, "step": number}}
 
     def clean(self) -> None:
         if not self.displays:
