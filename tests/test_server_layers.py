@@ -269,6 +269,26 @@ async def test_a_stopped_escalation_closes_its_model_stream(jp_ws_fetch, fake):
     ws.close()
 
 
+async def test_a_stopped_build_ends_at_once_proposes_nothing_and_the_kernel_goes_on(
+    jp_fetch, jp_ws_fetch, jp_serverapp, fake
+):
+    kernel_id = await start_kernel(jp_fetch, jp_serverapp, PLANTED_BUG)
+    slow = "import time\ntime.sleep(3)\ndel orders"
+    fake.script(Turn([ToolUse("run_cell", {"code": slow})]), Turn([ToolUse("propose", {"cells": ["x = 1"]})]))
+    ws = await jp_ws_fetch("jupyter-layers", "ws")
+    ws.write_message(request("build", "b2", kernel_id=kernel_id, path="s.ipynb", task="anything"))
+    while json.loads(await asyncio.wait_for(ws.read_message(), 30)).get("phase") != "started":
+        pass  # until the slow scratch step has started in the fork
+    ws.write_message(json.dumps({"type": "cancel", "stream": "build:nb"}))
+    received = await replies(ws, "b2", timeout=5)  # at once, while the step still runs in the fork
+    assert received[-1] == {"type": "cancelled", "id": "b2"}
+    assert not any(m["type"] in ("verify", "proposal") for m in received)
+    await asyncio.sleep(4)  # the step ends in its fork; the agent, stopped, asks for no other turn
+    assert len([r for r in fake.requests if r.path == "/v1/messages"]) == 1
+    assert await kernel_value(jp_serverapp, kernel_id, "'orders' in dir()") == "True"
+    ws.close()
+
+
 @pytest.mark.parametrize("endpoint", ["status", "ws"])
 async def test_every_endpoint_refuses_unauthenticated_requests(jp_fetch, jp_ws_fetch, endpoint):
     with pytest.raises(HTTPClientError) as caught:

@@ -284,7 +284,8 @@ def test_exploration_inserts_tagged_scratch_cells_and_clean_up_removes_exactly_t
     page.locator(".jp-layers-question").first.fill("why does the total not match the orders?")
     page.locator(".jp-layers-explore-start").click()
     page.locator(".jp-layers-findings .jp-layers-card").wait_for(state="visible", timeout=60_000)
-    sandbox = page.locator("#jupyter-layers-explore .jp-layers-sandbox")  # what protects the scratch cells, from the notebook's kernel
+    sandbox = page.locator("#jupyter-layers-explore .jp-layers-sandbox")  # what protects the scratch cells, said
+    # by the notebook's kernel
     assert sandbox.is_visible() and sandbox.inner_text() == f"scratch cells: {protections_here().summary()}"
     after = cells(page)
     scratch = [c for c in after if "jupyter-layers-scratch" in c["metadata"].get("tags", [])]
