@@ -11,7 +11,6 @@ model's tool input without trusting it.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import uuid
 from collections.abc import Callable
@@ -61,7 +60,6 @@ class Proposal:
     check: str = ""
     check_result: StepResult | None = None
     sandbox: str = "fork"  # where verification ran ("live": forking was unsafe or asked against)
-    revised: bool = False  # a taste revision turn replaced the first verified cells
 
     def payload(self) -> dict:
         """The proposal as the browser takes it (the server's ``proposal`` message, the kernel's handoff comm)."""
@@ -250,7 +248,6 @@ class Builder:
             return None, f"{verification.failure}\nFix the cells (try them with run_cell) and propose again.", None
         findings = taste_findings(cells, self.existing, record.task)
         proposal = proposal_from(record, cells, summary, verification, findings, self.route.label)
-        proposal = dataclasses.replace(proposal, revised=verified is not None)
         if verified is not None or not any(findings):
             return proposal, "", None
         notes = " ".join(

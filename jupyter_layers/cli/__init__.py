@@ -11,7 +11,7 @@ class LayersApp(JupyterApp):
     name = "jupyter-layers"
     version = __version__
     description = (
-        "Notebook-native AI coding in layers: completion, edits, exploration and escalation, "
+        "Notebook-native AI coding in layers: completion, edits, an agent that explores and builds, and escalation, "
         "with the live kernel state as context."
     )
     subcommands = {  # imported on use, so `jupyter layers status` does not pay for nbclient

@@ -296,6 +296,21 @@ def test_exploration_inserts_tagged_scratch_cells_and_clean_up_removes_exactly_t
     assert "5 7" in "".join(scratch[0]["outputs"][0]["text"]) and len(after) == len(before) + 2
     assert [c["id"] for c in after if c not in scratch] == [c["id"] for c in before]
     screenshot(page, "explore-sidebar")
+
+    # "Remember as a rule": the rule proposed from the findings, edited, added to the AGENTS.md at the root
+    models.add("claude-sonnet-5-5", Turn([Text("- Deduplicate customers on customer_id before merging orders.")]))
+    page.locator(".jp-layers-remember").click()
+    rule = page.locator(".jp-layers-remember-rule")
+    rule.wait_for(state="visible", timeout=30_000)
+    assert rule.input_value() == "Deduplicate customers on customer_id before merging orders."
+    assert page.locator(".jp-layers-remember-file").inner_text() == "goes to AGENTS.md"
+    rule.fill("Deduplicate customers on customer_id before any merge.")
+    page.locator(".jp-layers-remember-accept").click()
+    page.locator(".jp-layers-remember-section", has_text="added to AGENTS.md").wait_for(timeout=30_000)
+    rules = lab.root / "AGENTS.md"
+    assert rules.read_text().endswith("\n- Deduplicate customers on customer_id before any merge.\n")
+    rules.unlink()  # the other tests' prompts stay as they were
+
     page.locator(".jp-layers-insert-findings").click()
     page.wait_for_timeout(1000)  # a person's pause: edits within 0.5 s share one undo step
     page.locator(".jp-layers-explore-clean").click()
