@@ -154,3 +154,18 @@ def test_ctrl_c_stops_a_build_and_proposes_nothing(kernel, fake):
     done = kernel.run("%build add revenue", interrupt_when=lambda: len(fake.requests) >= 1, timeout=60)
     assert "cancelled" in done.stderr and not proposals(done) and done.next_input is None
     assert kernel.run("print(len(sales))").stdout == "4\n"  # the kernel is alive and its state intact
+
+
+def test_where_the_kernel_cannot_fork_nothing_is_run_to_verify_and_the_proposal_says_so(kernel, fake):
+    """Verification never runs in the live namespace: that would run the cells for the user before they accept."""
+    kernel.run("import sys, types\nsys.modules['cupy'] = types.ModuleType('cupy')")  # a GPU runtime: no fork
+    fake.script(Turn([ToolUse("propose", {"cells": CLEAN[:1], "summary": "revenue"})]))
+    done = kernel.run("%build add revenue")
+    assert "scratch cells run in your live namespace" in done.stdout  # the tries' sandbox says it, as %explore does
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert line.startswith("%build: not verified, since this kernel cannot fork safely: a CUDA context is init")
+    assert line.endswith("read the cells before you run them")
+    shown = proposals(done)[0]
+    assert shown["metadata"]["jupyter_layers"]["provenance"]["verified"].startswith("not verified")
+    assert done.next_input == CLEAN[0]
+    assert kernel.run("print('revenue' in sales.columns)").stdout == "False\n"  # not run to verify it

@@ -59,7 +59,7 @@ class Proposal:
     model: str
     check: str = ""
     check_result: StepResult | None = None
-    sandbox: str = "fork"  # where verification ran ("live": forking was unsafe or asked against)
+    unverified: str = ""  # why the cells could not be run before proposing (no safe fork here); "" when they ran
 
     def payload(self) -> dict:
         """The proposal as the browser takes it (the server's ``proposal`` message, the kernel's handoff comm)."""
@@ -80,9 +80,11 @@ class Proposal:
 
     def provenance(self, cell: int) -> dict:
         """What each proposed cell's metadata keeps: who wrote it, on whose task, how it was verified."""
-        verified = "ran clean in a fork of the live state" if self.sandbox == "fork" else "ran clean in live mode"
+        verified = "ran clean in a fork of the live state"
         if self.check:
             verified += f"; check passed: {self.check}"
+        if self.unverified:
+            verified = f"not verified, since this kernel cannot fork safely: {self.unverified}"
         return {
             "layer": "build",
             "build": self.build,
@@ -285,19 +287,21 @@ def proposal_from(
     findings: list[list[taste.Finding]],
     model: str,
 ) -> Proposal:
-    """Verified cells as a Proposal: each with its run's result and what the taste check finds in it."""
+    """Verified cells as a Proposal: each with its run's result (an empty one when nothing could run) and what the
+    taste check finds in it."""
+    results = verification.results or tuple(StepResult() for _ in cells)
     return Proposal(
         record.id,
         record.task,
         summary.strip(),
         tuple(
             ProposedCell(source, result, tuple(taste.describe(found).splitlines()))
-            for source, result, found in zip(cells, verification.results, findings)
+            for source, result, found in zip(cells, results, findings)
         ),
         model,
         record.check,
         verification.check,
-        verification.mode,
+        verification.unverified,
     )
 
 

@@ -55,7 +55,7 @@ class BuildApp(CancellableSubcommand):
     timeout = Float(0.0, help="Seconds per scratch cell (default: JupyterLayers.explore_step_timeout).").tag(
         config=True
     )
-    live = Bool(False, help="Try and verify in the live namespace instead of a fork.").tag(config=True)
+    live = Bool(False, help="Run the tries in the live namespace (verification is always in a fork).").tag(config=True)
     model = Unicode("", help="Model for this build (e.g. claude-sonnet-5-5, openai:llama3).").tag(config=True)
 
     aliases = {
@@ -71,7 +71,7 @@ class BuildApp(CancellableSubcommand):
         **LayersSubcommand.flags,
         **in_place_flag("BuildApp"),
         "apply": ({"BuildApp": {"apply": True}}, "Insert the cells as ordinary, unrun cells (accepted)."),
-        "live": ({"BuildApp": {"live": True}}, "Try and verify in the live namespace (no fork)."),
+        "live": ({"BuildApp": {"live": True}}, "The tries run in the live namespace (verification: a fork)."),
     }
 
     def run(self) -> None:

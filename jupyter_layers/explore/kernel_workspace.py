@@ -46,8 +46,8 @@ class KernelWorkspace:
         return self.sandbox.run(code, timeout)
 
     def verify(self, cells: list[str], check: str, timeout: float) -> Verification:
-        """A build's proposal, in a sandbox of its own of the scratch one's kind (fork or live)."""
-        return verify(self.shell.user_ns, cells, check, timeout, live=self.sandbox.mode == "live")
+        """A build's proposal, in a fork of its own (``building/verify.py``)."""
+        return verify(self.shell.user_ns, cells, check, timeout)
 
     def variables(self) -> str:
         return list_variables()

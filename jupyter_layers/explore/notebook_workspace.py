@@ -56,7 +56,7 @@ class NotebookWorkspace:
     def verify(self, cells: list[str], check: str, timeout: float) -> Verification:
         """A build's proposal, in a sandbox of its own (``build/verify.py``)."""
         margin = timeout * (len(cells) + 1) + STEP_MARGIN
-        reply = self.session.evaluate(rpc.call(VERIFY, "verify_json", cells, check, timeout, self.live), margin)
+        reply = self.session.evaluate(rpc.call(VERIFY, "verify_json", cells, check, timeout), margin)
         return Verification.from_dict(json.loads(reply))
 
     def variables(self) -> str:

@@ -177,15 +177,15 @@ class KernelTools:
         )
         if answer is not None and "error" in answer:
             raise LayersError(f"JupyterLab refused the proposal: {answer['error']}", "nothing was proposed")
+        ran = "They were not run" if proposal.unverified else "The cells ran clean in a fork"
         if answer is None:
             said = (
-                "The cells ran clean in a fork, but no JupyterLab with jupyter_layers has this kernel's notebook "
-                "open: nothing was proposed."
+                f"{ran}, but no JupyterLab with jupyter_layers has this kernel's notebook open: nothing was proposed."
             )
         else:
             said = (
                 f"Proposed {answer['inserted']} cells in JupyterLab below the active cell; the user accepts or "
-                "rejects them (nothing ran in their kernel)."
+                f"rejects them (nothing ran in their kernel; {proposal.provenance(0)['verified']})."
             )
         return Redactions()(f"{said}\n\n{outputs}")
 

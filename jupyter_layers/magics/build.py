@@ -67,7 +67,7 @@ class BuildMagics(Magics):
     @argument("--check", default="", help='Code that must run clean after the cells, e.g. "assert df.x.notna().all()".')
     @argument("--steps", type=int, default=None, help="Most model turns (default: build_max_steps, 16).")
     @argument("--timeout", type=float, default=None, help="Seconds per scratch cell (default 30).")
-    @argument("--live", action="store_true", help="Try and verify in the live namespace instead of a fork.")
+    @argument("--live", action="store_true", help="Run the tries in the live namespace (verification: a fork).")
     @argument("--model", "-m", default="", help="Model for this build.")
     @argument("--next", action="store_true", help="Offer the last build's next proposed cell as the next input.")
     @argument("--clean", action="store_true", help="Remove the last build's scratch blocks.")
@@ -152,7 +152,9 @@ class BuildMagics(Magics):
                 raw=True,
                 metadata={"jupyter_layers": {"tags": [PROPOSED_TAG], "provenance": proposal.provenance(number)}},
             )
-        if proposal.check:
+        if proposal.unverified:
+            error_line("%build", f"{proposal.provenance(0)['verified']}; read the cells before you run them")
+        elif proposal.check:
             print(f"check passed in the fork: {proposal.check}")
         self.proposal = proposal
         if handoff.frontend_takes_proposals():  # JupyterLab with the extension: tagged cells below this one

@@ -150,7 +150,7 @@ class BuildRequest(Document):
     type: Literal["build"]
     task: str  # what to build (empty: the one line that says so)
     check: str = ""  # code that must run clean after the cells (as ``%build --check``)
-    live: bool = False  # try and verify in the live namespace instead of a fork
+    live: bool = False  # the tries in the live namespace instead of a fork (verification: always a fork)
 
 
 class EscalateRequest(Document):

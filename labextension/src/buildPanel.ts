@@ -169,10 +169,10 @@ function proposalBlock(panel: NotebookPanel, message: Omit<IProposalReply, 'type
       element('h3', { textContent: 'Proposal' }),
       message.summary ? element('div', { className: 'jp-layers-answer', textContent: message.summary }) : '',
       element('div', {
-        className: 'jp-layers-verified',
-        textContent: message.check
-          ? `verified in a fork of the live state; check passed: ${message.check}`
-          : 'verified in a fork of the live state'
+        className: message.cells[0]?.provenance.verified.startsWith('not verified')
+          ? 'jp-layers-warning'
+          : 'jp-layers-verified',
+        textContent: message.cells[0]?.provenance.verified ?? '' // how, as each cell's metadata records it
       }),
       element('div', { className: 'jp-layers-buttons' }, [
         button('Accept all', all(acceptProposedCells, 'accepted'), 'jp-layers-accept-all jp-mod-accept'),

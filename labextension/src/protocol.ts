@@ -121,7 +121,7 @@ export interface IBuildRequest extends IDocument {
   task: string;
   /** Code that must run clean after the cells (as `%build --check`). */
   check?: string;
-  /** Try and verify in the live namespace instead of a fork. */
+  /** The tries in the live namespace instead of a fork (verification: always a fork). */
   live?: boolean;
 }
 

@@ -360,7 +360,9 @@ def test_build_proposes_verified_cells_accept_one_reject_one_and_undo(page, lab,
     page.locator(".jp-layers-build-start").click()
     page.locator(".jp-layers-proposed-card").nth(1).wait_for(state="visible", timeout=60_000)
     assert "✓ ran clean" in page.locator("#jupyter-layers-build .jp-layers-verify").inner_text()
-    assert "check passed: assert (sales.revenue > 0).all()" in page.locator(".jp-layers-verified").inner_text()
+    assert page.locator(".jp-layers-verified").inner_text() == (
+        "ran clean in a fork of the live state; check passed: assert (sales.revenue > 0).all()"
+    )
 
     proposed = cells(page)
     assert [c["source"] for c in proposed] == [before[0]["source"], before[1]["source"], *BUILT, before[2]["source"]]
