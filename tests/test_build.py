@@ -169,3 +169,13 @@ def test_where_the_kernel_cannot_fork_nothing_is_run_to_verify_and_the_proposal_
     assert shown["metadata"]["jupyter_layers"]["provenance"]["verified"].startswith("not verified")
     assert done.next_input == CLEAN[0]
     assert kernel.run("print('revenue' in sales.columns)").stdout == "False\n"  # not run to verify it
+
+
+def test_what_the_taste_check_still_finds_stays_beside_the_proposed_cell(kernel, fake):
+    padded = {"cells": PADDED[:1], "summary": "revenue"}
+    fake.script(Turn([ToolUse("propose", padded)]), Turn([ToolUse("propose", padded)]))  # not revised after all
+    done = kernel.run("%build add revenue")
+    [shown] = proposals(done)
+    [note] = shown["metadata"]["jupyter_layers"]["taste"]  # kept in the proposal's metadata while it is reviewed
+    assert "except" in note and f"taste: {note}" in shown["data"]["text/plain"]
+    assert done.next_input == PADDED[0]

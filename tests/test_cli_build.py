@@ -151,18 +151,23 @@ def test_run_leaves_the_proposals_alone_and_clean_removes_them(claude, sales, tm
 
 
 def proposal() -> Proposal:
-    cells = (ProposedCell("x = 1", StepResult()), ProposedCell("x", StepResult(result="1")))
+    cells = (ProposedCell("x = 1", StepResult(), ("line 1: a note",)), ProposedCell("x", StepResult(result="1")))
     return Proposal("b1", "set x", "", cells, "claude-test")
 
 
 def test_proposal_cells_accept_and_reject():
     tagged = proposal_cells(proposal())
     assert [c.metadata.tags for c in tagged] == [PROPOSED, PROPOSED]
+    assert (
+        tagged[0].metadata.jupyter_layers.taste == ["line 1: a note"]
+        and "taste" not in tagged[1].metadata.jupyter_layers
+    )
     assert tagged[1].outputs[0]["data"] == {"text/plain": "1"}
     nb = new_notebook(cells=[new_code_cell("a = 0"), *tagged])
     nb.cells[2].metadata.tags.append("keep")
     assert accept(nb) == [1, 2]
     assert "tags" not in nb.cells[1].metadata and nb.cells[2].metadata.tags == ["keep"]
+    assert list(nb.cells[1].metadata.jupyter_layers) == ["provenance"]  # the review's taste notes went with it
     assert nb.cells[2].outputs == [] and nb.cells[2].metadata.jupyter_layers.provenance["cell"] == 1
     assert accept(nb) == [] and [c.source for c in nb.cells] == ["a = 0", "x = 1", "x"]
 

@@ -78,6 +78,12 @@ class Proposal:
             ],
         }
 
+    def review_notes(self, cell: int) -> dict:
+        """What a proposed cell's metadata keeps while it waits for review: its provenance, and the taste check's
+        notes if there are any (they go when it is accepted)."""
+        taste = list(self.cells[cell].taste)
+        return {"provenance": self.provenance(cell), **({"taste": taste} if taste else {})}
+
     def provenance(self, cell: int) -> dict:
         """What each proposed cell's metadata keeps: who wrote it, on whose task, how it was verified."""
         verified = "ran clean in a fork of the live state"

@@ -1,7 +1,8 @@
 """A build's proposal in a notebook file: the cells it becomes, and accepting or rejecting them later.
 
 A proposed cell is a code cell tagged ``jupyter-layers-proposed`` with the outputs of its verification run (in a
-fork of the live state) and its provenance in ``metadata.jupyter_layers.provenance``. No prompt reads it and no
+fork of the live state), its provenance in ``metadata.jupyter_layers.provenance`` and the taste check's notes in
+``metadata.jupyter_layers.taste``. No prompt reads it and no
 headless run executes it (``context.notebook.is_unreviewed``) until it is accepted: then it is an ordinary cell,
 unrun (no tag, no outputs, no execution count), and keeps its provenance. Rejecting removes it.
 """
@@ -25,7 +26,7 @@ def proposal_cells(proposal: Proposal, accepted: bool = False) -> list[nbformat.
     for number, proposed in enumerate(proposal.cells):
         cell = new_code_cell(
             proposed.source,
-            metadata={"tags": [PROPOSED_TAG], "jupyter_layers": {"provenance": proposal.provenance(number)}},
+            metadata={"tags": [PROPOSED_TAG], "jupyter_layers": proposal.review_notes(number)},
         )
         cell.outputs = [nbformat.from_dict(output) for output in proposed.outputs()]
         if accepted:
@@ -42,6 +43,7 @@ def accept_cell(cell: dict) -> None:
         metadata["tags"] = tags
     else:
         metadata.pop("tags", None)
+    metadata.get("jupyter_layers", {}).pop("taste", None)  # the review's notes go with the review
     cell["outputs"] = []
     cell["execution_count"] = None
 

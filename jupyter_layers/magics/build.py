@@ -150,7 +150,7 @@ class BuildMagics(Magics):
             display(
                 proposal_bundle(proposal, number),
                 raw=True,
-                metadata={"jupyter_layers": {"tags": [PROPOSED_TAG], "provenance": proposal.provenance(number)}},
+                metadata={"jupyter_layers": {"tags": [PROPOSED_TAG], **proposal.review_notes(number)}},
             )
         if proposal.unverified:
             error_line("%build", f"{proposal.provenance(0)['verified']}; read the cells before you run them")

@@ -1,8 +1,9 @@
 /**
  * A build's proposals in the notebook: code cells tagged `jupyter-layers-proposed`, inserted below the cell that
  * was active when the build started, each with the output of its verification run (in a fork: nothing ran in the
- * kernel) and its provenance in `jupyter_layers.provenance`. Accepting a cell makes it an ordinary, unrun cell
- * (the tag and the fork's outputs go, the provenance stays); rejecting deletes it. Inserting, accepting all and
+ * kernel), its provenance in `jupyter_layers.provenance` and what the taste check found in `jupyter_layers.taste`.
+ * Accepting a cell makes it an ordinary, unrun cell (the tag, the fork's outputs and the taste notes go, the
+ * provenance stays); rejecting deletes it. Inserting, accepting all and
  * rejecting all are each one transaction: one `notebook:undo-cell-action` undoes them.
  */
 import { NotebookPanel } from '@jupyterlab/notebook';
@@ -41,13 +42,20 @@ export function insertProposedCells(
       const inserted = model.insertCell(at + offset, {
         cell_type: 'code',
         source: cell.source,
-        metadata: { tags: [PROPOSED_TAG], jupyter_layers: { provenance: { ...cell.provenance } } }
+        metadata: { tags: [PROPOSED_TAG], jupyter_layers: reviewNotes(cell) }
       });
       (inserted as any).setOutputs(cell.outputs);
       ids.push(inserted.id);
     });
   });
   return ids;
+}
+
+/** What a proposed cell's metadata keeps for the review: its provenance, and what the taste check found. */
+function reviewNotes(cell: IProposalReply['cells'][number]): Record<string, any> {
+  return cell.taste.length
+    ? { provenance: { ...cell.provenance }, taste: cell.taste }
+    : { provenance: { ...cell.provenance } };
 }
 
 /** The proposals among `ids` that are still in the notebook and still proposed, by index. */
@@ -69,6 +77,8 @@ export function acceptProposedCells(panel: NotebookPanel, ids: string[]): number
       } else {
         cell.deleteMetadata('tags');
       }
+      const { taste, ...kept } = (cell.getMetadata('jupyter_layers') as Record<string, any>) ?? {};
+      cell.setMetadata('jupyter_layers', kept); // the review's notes go with the review; the provenance stays
       (cell as any).setOutputs([]);
       (cell as any).execution_count = null;
     }
