@@ -108,10 +108,8 @@ def whole_build(fake: FakeModelServer, user_ns: dict, runs: int) -> dict:
         prepared = recipes.build(route, situation, config, check=CHECK)
         sandbox, _ = open_sandbox(user_ns)
         try:
-            builder = Builder(
-                route, KernelWorkspace(Shell(user_ns), sandbox), ModelRun(route, Silent(), None), prepared.limits
-            )
-            record = builder.build(prepared.request, Build(prepared.question, prepared.check))
+            builder = Builder(prepared, KernelWorkspace(Shell(user_ns), sandbox), ModelRun(route, Silent(), None))
+            record = builder.build(Build(prepared.question, prepared.check))
         finally:
             sandbox.close()
         assert record is not None and record.proposal is not None

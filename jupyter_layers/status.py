@@ -34,7 +34,8 @@ def spending_status(router: Router) -> dict:
 
 def format_status(rows: dict, spending: dict | None = None) -> str:
     lines = [
-        f"{layer:<9} {row['label']}" + ("  (offline, on this machine)" if row["offline"] else "")
+        f"{layer:<9} {row['label']}"
+        + ("  (offline, on this machine)" if row["offline"] else "")
         + f"\n{'':<10}{row['reason']}"
         for layer, row in rows.items()
     ]

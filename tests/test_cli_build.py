@@ -17,7 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from jupyter_layers.building.agent import Proposal, ProposedCell
-from jupyter_layers.headless.proposals import accept, proposal_cells, reject
+from jupyter_layers.headless.proposals import accept_cell, proposal_cells
 from jupyter_layers.sandbox import StepResult
 from tests.fakes.model_server import Text, ToolUse, Turn
 from tests.test_build import CLEAN, RELIES_ON_SCRATCH, SALES, SCRATCH, TASK
@@ -155,7 +155,7 @@ def proposal() -> Proposal:
     return Proposal("b1", "set x", "", cells, "claude-test")
 
 
-def test_proposal_cells_accept_and_reject():
+def test_proposal_cells_proposed_and_accepted():
     tagged = proposal_cells(proposal())
     assert [c.metadata.tags for c in tagged] == [PROPOSED, PROPOSED]
     assert (
@@ -163,18 +163,15 @@ def test_proposal_cells_accept_and_reject():
         and "taste" not in tagged[1].metadata.jupyter_layers
     )
     assert tagged[1].outputs[0]["data"] == {"text/plain": "1"}
-    nb = new_notebook(cells=[new_code_cell("a = 0"), *tagged])
-    nb.cells[2].metadata.tags.append("keep")
-    assert accept(nb) == [1, 2]
-    assert "tags" not in nb.cells[1].metadata and nb.cells[2].metadata.tags == ["keep"]
-    assert list(nb.cells[1].metadata.jupyter_layers) == ["provenance"]  # the review's taste notes went with it
-    assert nb.cells[2].outputs == [] and nb.cells[2].metadata.jupyter_layers.provenance["cell"] == 1
-    assert accept(nb) == [] and [c.source for c in nb.cells] == ["a = 0", "x = 1", "x"]
-
-    nb = new_notebook(cells=[new_code_cell("a = 0"), *proposal_cells(proposal())])
-    assert reject(nb) == [1, 2] and [c.source for c in nb.cells] == ["a = 0"]
+    tagged[1].metadata.tags.append("keep")
+    for cell in tagged:
+        accept_cell(cell)
+    assert "tags" not in tagged[0].metadata and tagged[1].metadata.tags == ["keep"]  # only the proposal's tag goes
+    assert list(tagged[0].metadata.jupyter_layers) == ["provenance"]  # the review's taste notes went with it
+    assert tagged[1].outputs == [] and tagged[1].metadata.jupyter_layers.provenance["cell"] == 1
     accepted = proposal_cells(proposal(), accepted=True)
     assert [c.outputs for c in accepted] == [[], []] and all("tags" not in c.metadata for c in accepted)
+    assert [c.execution_count for c in accepted] == [None, None]
 
 
 def test_a_build_without_a_task_is_one_line_before_any_kernel(claude, sales):

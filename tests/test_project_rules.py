@@ -43,6 +43,7 @@ def test_rules_are_found_up_to_the_git_root_outermost_first(project):
     assert RULE in rules[0][1]
     assert project_rules(project / "analysis", stop=project / "analysis") == (("CLAUDE.md", rules[1][1]),)
     assert project_rules(project.parent) == (("AGENTS.md", "Unrelated rules of a folder above the project."),)
+    assert project_rules(project.parent, stop=project) == ()  # a path climbing out of the server's root has none
 
 
 def test_every_chat_prompt_carries_them_before_the_notebook_redacted_within_the_budget(project):
@@ -66,8 +67,9 @@ def test_the_completion_script_starts_with_them_as_comments(project):
 def test_the_command_lines_dry_run_shows_them(project, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     command = [sys.executable, "-m", "jupyter_layers", "prompt", str(project / "analysis" / "nb.ipynb")]
-    done = subprocess.run([*command, "--cell", "1", "--layer", "edit", "--format", "json"], capture_output=True,
-                          text=True, timeout=180)
+    done = subprocess.run(
+        [*command, "--cell", "1", "--layer", "edit", "--format", "json"], capture_output=True, text=True, timeout=180
+    )
     assert done.returncode == 0, done.stderr
     blocks = json.loads(done.stdout)["messages"][0]["content"]
     assert blocks[0]["text"].startswith("<project_rules>") and RULE in blocks[0]["text"]
@@ -90,8 +92,15 @@ async def test_the_servers_prompts_carry_the_rules_of_the_notebooks_folder(jp_ws
     (jp_root_dir / "reports").mkdir()
     ws = await jp_ws_fetch("jupyter-layers", "ws")
     cells = [{"cell_type": "code", "source": "x = 1"}, {"cell_type": "code", "source": "y = x +"}]
-    edit = {"type": "rewrite", "id": "r1", "stream": "s", "cells": cells, "cell": 1, "instruction": "finish it",
-            "path": "reports/q3.ipynb"}
+    edit = {
+        "type": "rewrite",
+        "id": "r1",
+        "stream": "s",
+        "cells": cells,
+        "cell": 1,
+        "instruction": "finish it",
+        "path": "reports/q3.ipynb",
+    }
     ws.write_message(json.dumps({"type": "prompt", "id": "p1", "stream": "prompt", "of": edit}))
     (answer,) = await replies(ws, "p1", timeout=60)
     assert RULE in json.dumps(answer["payload"]) and fake.requests == []

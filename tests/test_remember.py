@@ -5,11 +5,11 @@ the model's answer cleaned into one line, a real kernel from exploration to the 
 from __future__ import annotations
 
 import json
-import os
 import stat
 
 import pytest
 
+from jupyter_layers.atomic_file import current_umask
 from jupyter_layers.config import JupyterLayers
 from jupyter_layers.context.rule_writing import EmptyRule, add_rule
 from jupyter_layers.context.rules import project_rules, rules_file_for
@@ -75,12 +75,6 @@ def test_a_rule_is_added_atomically_once_and_the_file_keeps_its_mode(tmp_path):
     assert prose.read_text() == "Write small cells.\n\n- Name DataFrames after what one row is.\n"
     with pytest.raises(EmptyRule):
         add_rule(path, " - ")
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @pytest.mark.parametrize(

@@ -35,8 +35,10 @@ def test_what_the_revision_leaves_is_shown_beside_the_diff(kernel, fake):
     fake.script(Turn([Text(SWALLOWED)]), Turn([Text(SWALLOWED)]))
     done = kernel.run(f"%%rewrite --lines 2 add the 20% tax\n{CELL}")
     shown = [line for line in done.stdout.splitlines() if line.startswith("taste: ")]
-    assert len(shown) == 1 and "line 4" in shown[0] and "except Exception" in shown[0]
+    assert len(shown) == 1 and "line 4" in shown[0] and "except Exception" in shown[0]  # the cell's lines, shown
     assert len(messages_sent(fake)) == 2  # one revision turn, no more
+    note = messages_sent(fake)[1]["messages"][-1]["content"][0]["text"]
+    assert "line 3:" in note and "line 4" not in note  # the model's note counts lines in the region it wrote
     assert done.next_input.endswith("except Exception:\n    pass")  # still offered: the user decides
 
 
@@ -44,8 +46,15 @@ async def test_the_servers_rewrite_reply_carries_what_remains(jp_ws_fetch, fake)
     fake.script(Turn([Text(SWALLOWED)]), Turn([Text(SWALLOWED)]))
     ws = await jp_ws_fetch("jupyter-layers", "ws")
     cells = [{"cell_type": "code", "source": CELL}]
-    request = {"type": "rewrite", "id": "t1", "stream": "s", "cells": cells, "cell": 0, "instruction": "add tax",
-               "selection": [26, len(CELL)]}
+    request = {
+        "type": "rewrite",
+        "id": "t1",
+        "stream": "s",
+        "cells": cells,
+        "cell": 0,
+        "instruction": "add tax",
+        "selection": [26, len(CELL)],
+    }
     ws.write_message(json.dumps(request))
     final = (await replies(ws, "t1", timeout=60))[-1]
     assert final["type"] == "rewrite" and len(final["taste"]) == 1 and "except Exception" in final["taste"][0]

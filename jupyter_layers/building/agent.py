@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..context.notebook import code_sources
 from ..engine import junk, taste
+from ..engine.complete import strip_fences
+from ..engine.recipes import Prepared
 from ..engine.rewrite import now
-from ..explore.agent import Agent, Conversation, Exploration, Limits, ScratchStep, Workspace
+from ..explore.agent import Agent, Conversation, Exploration, ScratchStep, Workspace
 from ..models.events import Stop
 from ..models.messages import Message, Request, ToolResult
-from ..models.router import Route
 from ..sandbox import StepResult
 from .verify import Verification
 
@@ -58,7 +60,6 @@ class Proposal:
     cells: tuple[ProposedCell, ...]
     model: str
     check: str = ""
-    check_result: StepResult | None = None
     unverified: str = ""  # why the cells could not be run before proposing (no safe fork here); "" when they ran
 
     def payload(self) -> dict:
@@ -133,6 +134,19 @@ class VerifyFinished:
     verification: Verification
 
 
+def verification_line(event: object) -> str | None:
+    """A verification as the progress line every text surface prints, or None for any other event."""
+    if isinstance(event, VerifyStarted):
+        cells = f"{len(event.cells)} cell{'s' if len(event.cells) != 1 else ''}"
+        return f"verifying proposal {event.attempt} ({cells}) in a fresh sandbox of the live state…"
+    if isinstance(event, VerifyFinished):
+        verification = event.verification
+        if verification.unverified:
+            return f"  – not run: this kernel cannot fork safely ({verification.unverified})"
+        return f"  ✗ {verification.failure.splitlines()[0]}" if verification.failure else "  ✓ ran clean"
+    return None
+
+
 def notebook_outputs(result: StepResult) -> list[dict]:
     """A sandbox step's result as nbformat outputs: streams, displays, the value."""
     outputs: list[dict] = []
@@ -160,38 +174,33 @@ def proposed_cells(given: dict) -> list[str]:
         cells = [cells]
     if not isinstance(cells, list):
         return []
-    return [source for source in (unfenced(str(cell)) for cell in cells) if source.strip()]
-
-
-def unfenced(text: str) -> str:
-    found = FENCED.search(text)
-    return (found.group(1) if found else text).strip("\n")
+    return [source for source in (strip_fences(str(cell)).strip("\n") for cell in cells) if source.strip()]
 
 
 class Builder:
-    """Runs one build: ``run`` streams a request for the surface and returns its Stop (None: failed or cancelled,
-    already told to the user); ``on_event`` sees the scratch events (``explore.agent``) and VerifyStarted/Finished.
-    ``existing`` are the notebook's code cells, for the taste check's style and copies."""
+    """Runs one build (``recipes.build``'s ``prepared``): ``run`` streams a request for the surface and returns its
+    Stop (None: failed or cancelled, already told to the user); ``on_event`` sees the scratch events
+    (``explore.agent``) and VerifyStarted/Finished. The notebook's code cells (the situation's) are the taste
+    check's measure of style and where copies come from."""
 
     def __init__(
         self,
-        route: Route,
+        prepared: Prepared,
         workspace: BuildWorkspace,
         run: Callable[[Request], Stop | None],
-        limits: Limits,
         on_event: Callable[[object], None] = lambda event: None,
-        existing: tuple[str, ...] = (),
     ):
-        self.route, self.workspace, self.run, self.limits, self.on_event = route, workspace, run, limits, on_event
-        self.existing = list(existing)
-        self.tools = Agent(route, workspace, run, limits, on_event)  # the scratch tools, and the token count
+        self.route, self.limits, self.request = prepared.route, prepared.limits, prepared.request
+        self.workspace, self.run, self.on_event = workspace, run, on_event
+        self.existing = code_sources(prepared.situation.cells)
+        self.tools = Agent(self.route, workspace, run, self.limits, on_event)  # the scratch tools, the token count
 
     def count(self, tokens: int) -> None:
         """Surfaces report each call's usage here (input + output tokens)."""
         self.tools.count(tokens)
 
-    def build(self, request: Request, record: Build) -> Build | None:
-        """``request`` is the first turn as sent (``engine.recipes.build``)."""
+    def build(self, record: Build) -> Build | None:
+        request = self.request
         conversation = Conversation(request)
         verified: Proposal | None = None  # the first verified cells, while their taste revision is asked for
         failure = ""
@@ -202,7 +211,7 @@ class Builder:
             conversation.add(stop.message)
             uses = stop.message.tool_uses
             if not uses:  # an answer in prose: its fenced code is the proposal, else it is asked for one
-                cells = [unfenced(block) for block in FENCED.findall(stop.message.text)]
+                cells = [block.strip("\n") for block in FENCED.findall(stop.message.text)]
                 if not cells:
                     junk_reason = junk.judge(stop.message.text, request)
                     if junk_reason:
@@ -306,7 +315,6 @@ def proposal_from(
         ),
         model,
         record.check,
-        verification.check,
         verification.unverified,
     )
 

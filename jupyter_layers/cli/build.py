@@ -16,18 +16,18 @@ import sys
 
 from traitlets import Bool, Float, Int, Unicode
 
-from ..building.agent import Build, Builder, Proposal, VerifyFinished, VerifyStarted
+from ..building.agent import Build, Builder, Proposal, verification_line
 from ..context.situation import focus_names, situation_from_notebook
 from ..engine import recipes
 from ..engine.recipes import place_cursor
 from ..errors import ConfigError, UnusableAnswer
-from ..explore.agent import StepFinished, StepStarted, ToolUsed
 from ..headless.notebook_file import check_cell, output_path, read_notebook, write_notebook
 from ..headless.notebook_kernel import NotebookKernel
 from ..headless.proposals import proposal_cells
 from ..headless.terminal_run import TerminalRun, error_line
 from ..models.router import Router
 from .base import CancellableSubcommand, LayersSubcommand, in_place_flag
+from .explore import scratch_line
 
 USAGE = (
     'jupyter layers build NOTEBOOK "add a revenue column" [--cell N] [--check "assert ..."] [--apply] '
@@ -88,7 +88,7 @@ class BuildApp(CancellableSubcommand):
         self.say(router.offline_notice())
         executed = copy.deepcopy(nb)  # the run's outputs stay there: the written notebook keeps the cells as saved
         with NotebookKernel(executed, os.path.dirname(os.path.abspath(path))) as kernel:
-            kernel.execute_upto(cell + 1)
+            kernel.execute_upto(recipes.cells_run_before("build", cell))
             context = kernel.context(focus_names(executed.cells[cell].source))
             situation = situation_from_notebook(executed, cell, path=path, kernel_context=context, instruction=task)
             situation = place_cursor("build", situation, executed)
@@ -108,13 +108,12 @@ class BuildApp(CancellableSubcommand):
                 quiet=self.json_output,
                 on_usage=lambda usage: builder.count(usage.input_tokens + usage.output_tokens),
             )
-            existing = tuple(view.source for view in situation.cells if view.cell_type == "code")
             with kernel.workspace(record.id, live=self.live) as workspace:
                 self.say(f"scratch cells: {workspace.protections}")
                 self.say(workspace.warning)
-                builder = Builder(route, workspace, model_run, prepared.limits, self.show, existing)
+                builder = Builder(prepared, workspace, model_run, self.show)
                 try:
-                    built = builder.build(prepared.request, record)
+                    built = builder.build(record)
                 except UnusableAnswer as error:  # no cells ran clean: one line, exit 1 (not a usage error)
                     error_line("build", error)
                     built = None
@@ -161,18 +160,7 @@ class BuildApp(CancellableSubcommand):
 
     def show(self, event) -> None:
         """Progress on stderr: each scratch step's code and output, each proposal's verification."""
-        if isinstance(event, StepStarted):
-            self.say(f"── scratch step {event.number} ──\n{event.code}")
-        elif isinstance(event, StepFinished):
-            self.say(f"── output ──\n{event.step.result.as_text(2000)}")
-        elif isinstance(event, ToolUsed):
-            self.say(f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}")
-        elif isinstance(event, VerifyStarted):
-            cells = f"{len(event.cells)} cell{'s' if len(event.cells) != 1 else ''}"
-            self.say(f"verifying proposal {event.attempt} ({cells}) in a fresh sandbox of the live state…")
-        elif isinstance(event, VerifyFinished):
-            failure = event.verification.failure
-            self.say(f"  ✗ {failure.splitlines()[0]}" if failure else "  ✓ ran clean")
+        self.say(verification_line(event) or scratch_line(event))
 
     def say(self, text: str | None) -> None:
         if text and not self.json_output:

@@ -37,7 +37,9 @@ class CleanApp(LayersSubcommand):
 
     def run(self) -> None:
         if len(self.extra_args) != 1:
-            raise ConfigError("give exactly one notebook", "jupyter layers clean NOTEBOOK [-o OUT | --in-place]")
+            raise ConfigError(
+                "give exactly one notebook", "jupyter layers clean NOTEBOOK [--proposals] [-o OUT | --in-place]"
+            )
         path = self.extra_args[0]
         target = output_path(path, self.output or None, self.in_place)
         nb, removed = without_scratch(path, self.proposals)

@@ -132,17 +132,23 @@ class ExploreApp(CancellableSubcommand):
         self.say(f"wrote {target}" if target else "nothing written: give -o OUT or --in-place to keep the cells")
 
     def show(self, event) -> None:
-        """Progress on stderr: each step's code and output, each other tool's first line."""
-        if isinstance(event, StepStarted):
-            self.say(f"── scratch step {event.number} ──\n{event.code}")
-        elif isinstance(event, StepFinished):
-            self.say(f"── output ──\n{event.step.result.as_text(2000)}")
-        elif isinstance(event, ToolUsed):
-            self.say(f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}")
+        """Progress on stderr."""
+        self.say(scratch_line(event))
 
     def say(self, text: str | None) -> None:
         if text and not self.json_output:
             print(text, file=sys.stderr)
+
+
+def scratch_line(event) -> str | None:
+    """An agent's progress as text (its step's code, the step's output, another tool's first line), or None."""
+    if isinstance(event, StepStarted):
+        return f"── scratch step {event.number} ──\n{event.code}"
+    if isinstance(event, StepFinished):
+        return f"── output ──\n{event.step.result.as_text(2000)}"
+    if isinstance(event, ToolUsed):
+        return f"[{event.name}] {event.result.splitlines()[0] if event.result else ''}"
+    return None
 
 
 def scratch_cell(exploration: Exploration, step) -> dict:

@@ -72,7 +72,7 @@ class PromptApp(LayersSubcommand):
         context = None
         if self.execute:
             with NotebookKernel(nb, os.path.dirname(os.path.abspath(path))) as kernel:
-                kernel.execute_upto(cell + 1 if self.layer == "build" else cell)  # build: as `layers build` runs
+                kernel.execute_upto(recipes.cells_run_before(self.layer, cell))
                 context = kernel.context(focus_names(nb.cells[cell].source))
         source = nb.cells[cell].source
         situation = situation_from_notebook(

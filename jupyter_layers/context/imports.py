@@ -24,13 +24,21 @@ def import_statements(sources: list[str]) -> dict[str, str]:
     return bound
 
 
+@functools.lru_cache(maxsize=1024)
+def parse_cell(source: str) -> ast.Module | None:
+    """A cell as the kernel would run it (IPython's transformer turns magics and ``!shell`` lines into Python), or
+    None when it does not parse; cached, since the same cells are parsed again and again. Read it, never change it."""
+    try:
+        return ast.parse(_ipython_syntax.transform_cell(source))
+    except SyntaxError:
+        return None
+
+
 @functools.lru_cache(maxsize=512)
 def imports_in(source: str) -> dict[str, str]:
-    """One cell's imports; cached, since the same cells are parsed again on every keystroke of a completion.
-    IPython's own transformer turns magics and shell escapes into Python first, as the kernel would."""
-    try:
-        tree = ast.parse(_ipython_syntax.transform_cell(source))
-    except SyntaxError:
+    """One cell's imports; cached, since the same cells are parsed again on every keystroke of a completion."""
+    tree = parse_cell(source)
+    if tree is None:
         return {}
     bound = {}
     for node in ast.walk(tree):

@@ -90,6 +90,11 @@ def is_unreviewed(cell: dict) -> bool:
     return SCRATCH_TAG in tags or PROPOSED_TAG in tags
 
 
+def code_sources(views: list[CellView] | tuple[CellView, ...], skip: int | None = None) -> list[str]:
+    """The sources of the code cells among ``views`` (but cell ``skip``): the notebook's code, for the taste check."""
+    return [view.source for view in views if view.cell_type == "code" and view.index != skip]
+
+
 def cell_views(nb: dict, output_chars: int = OUTPUT_CHARS) -> list[CellView]:
     """Every cell of the notebook but scratch cells and proposals, in notebook order."""
     cells = nb["cells"]

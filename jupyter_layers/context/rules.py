@@ -21,27 +21,33 @@ def project_root(folder: Path, stop: Path | None = None) -> Path:
     return folder
 
 
+def project_folders(folder: str | Path, stop: str | Path | None = None) -> list[Path]:
+    """The folders from ``folder`` up to the project's root, nearest first; none for a folder outside ``stop``."""
+    folder = Path(folder).resolve()
+    stop = Path(stop).resolve() if stop else None
+    if stop is not None and not folder.is_relative_to(stop):
+        return []
+    upward = [folder, *folder.parents]
+    return upward[: upward.index(project_root(folder, stop)) + 1]
+
+
 def rules_file_for(folder: str | Path, stop: str | Path | None = None) -> Path:
     """The nearest AGENTS.md from ``folder`` up to the project's root, else the root's AGENTS.md (to be created)."""
-    folder = Path(folder).resolve()
-    root = project_root(folder, Path(stop).resolve() if stop else None)
-    upward = [folder, *folder.parents]
-    for directory in upward[: upward.index(root) + 1]:
+    upward = project_folders(folder, stop)
+    for directory in upward:
         if (directory / RULE_FILES[0]).is_file():
             return directory / RULE_FILES[0]
-    return root / RULE_FILES[0]
+    return upward[-1] / RULE_FILES[0]
 
 
 def project_rules(folder: str | Path, stop: str | Path | None = None) -> tuple[tuple[str, str], ...]:
-    """(path shown, text) of each rules file from the root down to ``folder``; paths relative to the root."""
-    folder = Path(folder).resolve()
-    stop = Path(stop).resolve() if stop else None
-    root = project_root(folder, stop)
-    upward = [folder, *folder.parents]
+    """(path shown, text) of each rules file from the root down to ``folder``; paths relative to the root. A folder
+    outside ``stop`` (a path that climbs out of the server's root) has none."""
+    upward = project_folders(folder, stop)
     found = []
-    for directory in reversed(upward[: upward.index(root) + 1]):
+    for directory in reversed(upward):
         for name in RULE_FILES:
             path = directory / name
             if path.is_file():
-                found.append((str(path.relative_to(root)), path.read_text(encoding="utf-8", errors="replace")))
+                found.append((str(path.relative_to(upward[-1])), path.read_text(encoding="utf-8", errors="replace")))
     return tuple(found)

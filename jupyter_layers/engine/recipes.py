@@ -41,13 +41,14 @@ class SituationNeeds:
     new_cell: bool = False  # the cursor in a new, empty cell after the notebook (the cells all shown)
     snapshot_ms: int | None = None  # the kernel snapshot's time budget, if larger than the default
     snapshot_detail: dict | None = None
+    runs_active_cell: bool = False  # a headless run executes the active cell too (build: its cells go below it)
 
 
 SITUATION = {
     "complete": SituationNeeds(),
     "edit": SituationNeeds(),
     "explore": SituationNeeds(new_cell=True),
-    "build": SituationNeeds(new_cell=True),  # every cell shown; the proposals' place is said in the task
+    "build": SituationNeeds(new_cell=True, runs_active_cell=True),  # every cell shown; where the cells go: the task
     "escalate": SituationNeeds(
         new_cell=True, snapshot_ms=ESCALATE_SNAPSHOT_MS, snapshot_detail=ESCALATE_SNAPSHOT_DETAIL
     ),
@@ -77,6 +78,11 @@ class Prepared:
     question: str = ""  # explore and escalate: the question asked, defaulted when none was typed
     limits: Limits | None = None  # explore, build
     check: str = ""  # build: the user's check, run after the proposed cells
+
+
+def cells_run_before(layer: str, cell: int) -> int:
+    """How many cells a headless run executes before the layer works at ``cell`` (the dry-run runs as many)."""
+    return cell + 1 if SITUATION[layer].runs_active_cell else cell
 
 
 def with_history(situation: Situation, exploration_transcript: str, attempts: list[str]) -> Situation:

@@ -17,6 +17,7 @@ import html
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..context.notebook import code_sources
 from ..models.events import Stop
 from ..models.messages import Message, Request
 from . import junk, recipes, taste
@@ -102,11 +103,11 @@ def rewrite(prepared: recipes.Prepared, run: Callable[[Request], Stop | None]) -
         request = follow_up(request, stop, retry)
     if problem and not syntax_error(source):
         raise junk.unusable(route, f"its code does not parse ({problem}), even after a retry")
-    cells = situation.cells
-    others = [cell.source for cell in cells if cell.cell_type == "code" and cell.index != situation.cursor.cell]
+    others = code_sources(situation.cells, skip=situation.cursor.cell)
     findings = [] if problem else taste.check(new_source, others, situation.instruction, before=source)
     if findings:  # one revision turn; kept only if it still parses
-        note = taste.revision_note(findings) + " Reply with the revised selected region only."
+        in_region = [dataclasses.replace(f, line=f.line - source[:start].count("\n")) for f in findings]
+        note = taste.revision_note(in_region) + " Reply with the revised selected region only."  # its own lines
         attempt += 1
         revised = turn(follow_up(request, stop, note))
         if revised is None:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from IPython.core.inputtransformer2 import TransformerManager
+from ..context.imports import parse_cell
 
 NESTING_FLOOR = 3  # block depth any cell may reach (a def, a loop in it, an if in that) however flat the notebook is
 LENGTH_FLOOR = 20  # statements any cell may add: a load-clean-plot cell is 5-15, so 20 flags only real bloat
@@ -39,8 +39,6 @@ BLOCKS = (
     ast.Match,
 )
 
-_ipython_syntax = TransformerManager()
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -53,11 +51,11 @@ class Finding:
 def check(new_code: str, existing: list[str], task: str = "", before: str | None = None) -> list[Finding]:
     """Problems in ``new_code`` that ``before`` (the cell before an edit) did not have; ``existing`` are the other
     cells' sources, the notebook's style and the code a copy would come from."""
-    tree = parse(new_code)
+    tree = parse_cell(new_code)
     if tree is None:
         return []
-    others = [t for t in map(parse, existing) if t is not None]
-    old = parse(before) if before else None
+    others = [t for t in map(parse_cell, existing) if t is not None]
+    old = parse_cell(before) if before else None
     findings = [
         *_new_only(_try_findings(tree), _try_findings(old) if old else []),
         *_nesting(tree, others, old),
@@ -78,14 +76,6 @@ def revision_note(findings: list[Finding]) -> str:
         return ""
     steps = "; ".join(f"line {f.line}: {f.suggestion}" for f in findings)
     return f"Revise the code, keeping what it does and the notebook's own names and style: {steps}."
-
-
-def parse(source: str) -> ast.Module | None:
-    """The cell as the kernel would run it: IPython's transformer turns magics and ``!shell`` lines into calls."""
-    try:
-        return ast.parse(_ipython_syntax.transform_cell(source))
-    except SyntaxError:
-        return None
 
 
 def _new_only(found: list[Finding], had: list[Finding]) -> list[Finding]:

@@ -22,7 +22,7 @@ from mcp.server.fastmcp import Context, FastMCP
 
 from ..building.agent import Build, proposal_from, taste_findings
 from ..building.verify import Verification
-from ..context.notebook import cell_views
+from ..context.notebook import cell_views, code_sources
 from ..context.sections import Redactions
 from ..errors import LayersError
 from ..kernel import remote, rpc
@@ -109,6 +109,7 @@ class KernelTools:
     def __init__(self, kernel: LiveKernel, notebook: str | None = None):
         self.kernel, self.notebook = kernel, notebook
         self.sandboxes: dict[object, str] = {}  # MCP session -> its sandbox's id in the kernel
+        self.opening = asyncio.Lock()
 
     async def _context(self, focus: list[str], budget_ms: float | None = None) -> dict:
         return json.loads(await self.kernel.evaluate(remote.expression(tuple(focus), budget_ms)))
@@ -141,13 +142,14 @@ class KernelTools:
         return "\n\n".join(clean(view.render()) for view in cell_views(nb)) or "the notebook has no cells"
 
     async def run_scratch(self, session: object, code: str, timeout: float) -> str:
-        sandbox = self.sandboxes.get(session)
         notes = []
-        if sandbox is None:  # the session's first step: its sandbox, kept for the session's later steps
-            sandbox = f"mcp-{uuid.uuid4().hex[:12]}"
-            opened = json.loads(await self.kernel.evaluate(rpc.call(SANDBOX, "open_json", sandbox)))
-            self.sandboxes[session] = sandbox
-            notes = [f"scratch code runs in a {opened['mode']} sandbox: {opened['protections']}", opened["warning"]]
+        async with self.opening:  # two first calls of one session at once open one sandbox, not two
+            sandbox = self.sandboxes.get(session)
+            if sandbox is None:  # the session's first step: its sandbox, kept for the session's later steps
+                sandbox = f"mcp-{uuid.uuid4().hex[:12]}"
+                opened = json.loads(await self.kernel.evaluate(rpc.call(SANDBOX, "open_json", sandbox)))
+                self.sandboxes[session] = sandbox
+                notes = [f"scratch code runs in a {opened['mode']} sandbox: {opened['protections']}", opened["warning"]]
         reply = await self.kernel.evaluate(rpc.call(SANDBOX, "run_json", sandbox, code, timeout), timeout + STEP_MARGIN)
         text = StepResult.from_dict(json.loads(reply)).as_text()
         return Redactions()("\n".join(filter(None, [*notes, text])))
@@ -163,9 +165,7 @@ class KernelTools:
         if verification.failure:
             raise LayersError(Redactions()(f"not proposed: {verification.failure}"), "fix the cells and propose again")
         record = Build(summary.strip() or "cells proposed by an outside agent", check)
-        existing = (
-            [view.source for view in cell_views(nbformat.read(self.notebook, as_version=4))] if self.notebook else []
-        )
+        existing = code_sources(cell_views(nbformat.read(self.notebook, as_version=4))) if self.notebook else []
         proposal = proposal_from(record, cells, summary, verification, taste_findings(cells, existing, summary), model)
         offered = json.loads(
             await self.kernel.evaluate(rpc.call(HANDOFF, "offer_json", {**proposal.payload(), "below": ""}))

@@ -1,10 +1,11 @@
-"""A build's proposal in a notebook file: the cells it becomes, and accepting or rejecting them later.
+"""A build's proposal in a notebook file: the cells it becomes, proposed or (``--apply``) accepted.
 
 A proposed cell is a code cell tagged ``jupyter-layers-proposed`` with the outputs of its verification run (in a
 fork of the live state), its provenance in ``metadata.jupyter_layers.provenance`` and the taste check's notes in
-``metadata.jupyter_layers.taste``. No prompt reads it and no
-headless run executes it (``context.notebook.is_unreviewed``) until it is accepted: then it is an ordinary cell,
-unrun (no tag, no outputs, no execution count), and keeps its provenance. Rejecting removes it.
+``metadata.jupyter_layers.taste``. No prompt reads it and no headless run executes it
+(``context.notebook.is_unreviewed``) until it is accepted: then it is an ordinary cell, unrun (no tag, no outputs,
+no execution count, no taste notes), and keeps its provenance. ``jupyter layers clean --proposals``
+removes the ones not accepted.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ from nbformat.v4 import new_code_cell
 
 from ..building.agent import Proposal
 from ..context.notebook import PROPOSED_TAG
-
-
-def is_proposed(cell: dict) -> bool:
-    return PROPOSED_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def proposal_cells(proposal: Proposal, accepted: bool = False) -> list[nbformat.NotebookNode]:
@@ -46,18 +43,3 @@ def accept_cell(cell: dict) -> None:
     metadata.get("jupyter_layers", {}).pop("taste", None)  # the review's notes go with the review
     cell["outputs"] = []
     cell["execution_count"] = None
-
-
-def accept(nb: nbformat.NotebookNode) -> list[int]:
-    """Accept every proposed cell in place; the indices of the cells accepted."""
-    accepted = [index for index, cell in enumerate(nb.cells) if is_proposed(cell)]
-    for index in accepted:
-        accept_cell(nb.cells[index])
-    return accepted
-
-
-def reject(nb: nbformat.NotebookNode) -> list[int]:
-    """Remove every proposed cell; the indices they had."""
-    rejected = [index for index, cell in enumerate(nb.cells) if is_proposed(cell)]
-    nb.cells = [cell for cell in nb.cells if not is_proposed(cell)]
-    return rejected

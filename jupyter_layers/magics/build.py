@@ -14,16 +14,16 @@ import html
 
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import display, update_display
+from IPython.display import display
 
 from ..building import handoff
-from ..building.agent import Build, Builder, Proposal, VerifyFinished, VerifyStarted
+from ..building.agent import Build, Builder, Proposal, verification_line
 from ..context.notebook import PROPOSED_TAG
 from ..engine import recipes
 from ..errors import ConfigError
 from ..explore.kernel_workspace import KernelWorkspace
 from ..sandbox import open_sandbox
-from .explore import ScratchBlocks
+from .explore import ScratchBlocks, empty_blocks
 from .kernel_situation import layer_situation
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
@@ -102,9 +102,8 @@ class BuildMagics(Magics):
         print(f"scratch cells: {sandbox.protections.summary()}")
         if warning:
             print(warning)
-        existing = tuple(cell.source for cell in situation.cells if cell.cell_type == "code")
         try:
-            built = self.run_builder(route, prepared, record, KernelWorkspace(self.shell, sandbox), existing)
+            built = self.run_builder(route, prepared, record, KernelWorkspace(self.shell, sandbox))
         except KeyboardInterrupt:
             error_line("%build", "cancelled: the sandbox was stopped and nothing was proposed")
             return
@@ -113,16 +112,13 @@ class BuildMagics(Magics):
         if built is not None:
             self.propose(built.proposal)
 
-    def run_builder(self, route, prepared, record: Build, workspace, existing) -> Build | None:
+    def run_builder(self, route, prepared, record: Build, workspace) -> Build | None:
         blocks = ScratchBlocks(record.tries, "build", self.displays)
 
         def on_event(event) -> None:
-            if isinstance(event, VerifyStarted):
-                cells = f"{len(event.cells)} cell{'s' if len(event.cells) != 1 else ''}"
-                print(f"verifying proposal {event.attempt} ({cells}) in a fresh sandbox of the live state…")
-            elif isinstance(event, VerifyFinished):
-                failure = event.verification.failure
-                print(f"  {'✗ ' + failure.splitlines()[0] if failure else '✓ ran clean'}")
+            line = verification_line(event)
+            if line:
+                print(line)
             else:
                 blocks(event)
 
@@ -139,8 +135,8 @@ class BuildMagics(Magics):
                 on_usage=lambda usage: builder.count(usage.input_tokens + usage.output_tokens),
             )
 
-        builder = Builder(route, workspace, run, prepared.limits, on_event, existing)
-        return builder.build(prepared.request, record)
+        builder = Builder(prepared, workspace, run, on_event)
+        return builder.build(record)
 
     def propose(self, proposal: Proposal) -> None:
         """Each cell with its fork output, then the first offered as the next input."""
@@ -185,10 +181,4 @@ class BuildMagics(Magics):
         print(f"Proposed cell {self.offered} of {len(cells)} is offered as the next input: run it to keep it{more}.")
 
     def clean(self) -> None:
-        if not self.displays:
-            print("nothing to clean: no build in this kernel left scratch blocks")
-            return
-        for display_id in self.displays:
-            update_display({"text/plain": ""}, raw=True, display_id=display_id)
-        print(f"removed {len(self.displays)} scratch blocks; the proposed cells stay")
-        self.displays = []
+        empty_blocks(self.displays, "build", "the proposed cells stay")

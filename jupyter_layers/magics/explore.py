@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display, update_display
 
+from ..context.notebook import SCRATCH_TAG
 from ..context.rule_writing import add_rule, one_line
 from ..context.rules import project_root, project_rules, rules_file_for
 from ..engine import recipes, remember
@@ -22,11 +23,10 @@ from ..errors import LayersError
 from ..explore.agent import Agent, Exploration, Limits, StepFinished, StepStarted, ToolUsed
 from ..explore.kernel_workspace import KernelWorkspace
 from ..sandbox import open_sandbox
+from ..usage import cost_at
 from .kernel_situation import layer_situation, notebook_folder
 from .live import LiveOutput, error_line
 from .session import KernelSession, report_errors
-
-SCRATCH_TAG = "jupyter-layers-scratch"
 
 
 class NothingToAccept(LayersError):
@@ -188,7 +188,7 @@ class ExploreMagics(Magics):
         folder = notebook_folder()
         request = remember.request(route, self.session.last_exploration, project_rules(folder))
         reply = route.stream(request).final()
-        self.session.ledger.record("explore", reply.model, reply.usage)
+        self.session.ledger.record("explore", reply.model, reply.usage, cost_at(route.price, reply.usage))
         rule = remember.rule_from(route, reply.text, request)
         target = rules_file_for(folder)
         self.session.pending_rule = (rule, target)
@@ -209,13 +209,18 @@ class ExploreMagics(Magics):
         print(f"added to {where}: - {rule}" if added else f"already in {where}: {rule}")
 
     def clean(self) -> None:
-        if not self.displays:
-            print("nothing to clean: no exploration in this kernel left scratch blocks")
-            return
-        for display_id in self.displays:
-            update_display({"text/plain": ""}, raw=True, display_id=display_id)
-        print(f"removed {len(self.displays)} scratch blocks; the findings stay")
-        self.displays = []
+        empty_blocks(self.displays, "exploration", "the findings stay")
+
+
+def empty_blocks(displays: list[str], of: str, kept: str) -> None:
+    """``--clean``: the last run's scratch blocks emptied in place (and forgotten), what stays said."""
+    if not displays:
+        print(f"nothing to clean: no {of} in this kernel left scratch blocks")
+        return
+    for display_id in displays:
+        update_display({"text/plain": ""}, raw=True, display_id=display_id)
+    print(f"removed {len(displays)} scratch blocks; {kept}")
+    displays.clear()
 
 
 def shown(target: Path, folder: str) -> str:

@@ -51,7 +51,7 @@ def assemble(layer: str, system: str, task: str, situation: Situation, budget: i
 
     volatile = [Text(part) for part in (kernel, error, notes, task) if part]
     stable = [part for part in (rules, notebook) if part]  # one breakpoint after the last of them
-    content = tuple(Text(part, cache=part is stable[-1]) for part in stable) + tuple(volatile)
+    content = tuple(Text(part, cache=n == len(stable) - 1) for n, part in enumerate(stable)) + tuple(volatile)
     sections = {
         "system": system,
         "tools": "",

@@ -48,6 +48,7 @@ def progress(record: Build, event):
             attempt=event.attempt,
             cells=len(verification.results),
             failure=verification.failure,
+            unverified=verification.unverified,
         )
     return event_message(record.tries, event)
 
@@ -68,15 +69,14 @@ async def build(state, message: dict, send) -> None:
     )
     kernel = ServerKernel(state.contexts.kernel_manager.get_kernel(message["kernel_id"]), asyncio.get_running_loop())
     workspace = NotebookWorkspace(kernel, nb, record.id, bool(message.get("live")))
-    existing = tuple(cell.source for cell in prepared.situation.cells if cell.cell_type == "code")
-    builder = Builder(route, workspace, run, prepared.limits, lambda event: run.post(progress(record, event)), existing)
+    builder = Builder(prepared, workspace, run, lambda event: run.post(progress(record, event)))
 
     def work():
         with workspace:  # opens the tries' sandbox in the kernel, and closes it
             run.post(SandboxReply(protections=workspace.protections))
             if workspace.warning:
                 run.post(NoticeReply(text=workspace.warning))
-            return builder.build(prepared.request, record)
+            return builder.build(record)
 
     if await in_thread(work, run) is None:
         return  # cancelled

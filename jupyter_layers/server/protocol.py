@@ -399,6 +399,7 @@ class VerifyReply(ServerReply):
     attempt: int  # 1, 2, ... within the build
     cells: int  # started: how many cells; finished: how many ran (up to the first that failed)
     failure: str = ""
+    unverified: str = ""  # finished: why nothing could run (no safe fork in this kernel); "" when the cells ran
 
 
 class BuildProvenance(Strict):

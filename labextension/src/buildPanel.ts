@@ -102,9 +102,13 @@ export class BuildPanel extends QuestionPanel<BuildView> {
     } else if (message.type === 'verify' && message.phase === 'finished') {
       const item = view.steps.querySelectorAll('.jp-layers-verify')[message.attempt - 1];
       item?.classList.remove('jp-mod-running');
-      item?.classList.add(message.failure ? 'jp-mod-error' : 'jp-mod-ok');
+      item?.classList.add(message.failure ? 'jp-mod-error' : message.unverified ? 'jp-mod-warning' : 'jp-mod-ok');
       if (item) {
-        item.textContent += message.failure ? ` ✗ ${message.failure.split('\n')[0]}` : ' ✓ ran clean';
+        item.textContent += message.failure
+          ? ` ✗ ${message.failure.split('\n')[0]}`
+          : message.unverified
+            ? ` – not run: this kernel cannot fork safely (${message.unverified})`
+            : ' ✓ ran clean';
       }
     } else if (message.type === 'sandbox') {
       view.sandbox.textContent = `tries and verification: ${message.protections}`;

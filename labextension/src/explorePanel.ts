@@ -175,8 +175,9 @@ function rememberButton(view: ExploreView, connection: LayersConnection): HTMLEl
           if (reply.type === 'notice') {
             say(reply.text); // "added to reports/AGENTS.md", or "already in ..."
             proposal.replaceChildren();
-          } else if (reply.type === 'error') {
-            say(reply.message, true);
+            remember.disabled = false;
+          } else if (reply.type === 'error' || reply.type === 'cancelled') {
+            say(reply.type === 'error' ? reply.message : 'cancelled', true);
             accept.disabled = false;
           }
         });

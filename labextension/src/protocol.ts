@@ -344,6 +344,8 @@ export interface IVerifyReply extends IReply {
   cells: number;
   /** What the agent reads of the failure; empty when the cells ran clean. */
   failure: string;
+  /** Finished: why nothing could run (no safe fork in this kernel); empty when the cells ran. */
+  unverified: string;
 }
 
 /** What a proposed cell records in its metadata (`jupyter_layers.provenance`). */
