@@ -105,6 +105,8 @@ def test_a_planted_task_is_built_verified_in_a_fork_and_proposed(kernel, fake):
         and "✗ cell 1 of your proposal failed: NameError: name 'helper' is not defined" in done.stdout
     )
     assert done.stdout.count("✓ ran clean") == 2
+    assert not [d for d in displays(done).values() if "is building" in d["data"].get("text/plain", "")]  # no turn
+    # that only called tools leaves its "working…" line behind
     assert "check passed in the fork" in done.stdout
 
     # offered, not run: the user's namespace is as it was

@@ -79,7 +79,8 @@ class DisplaySink:
         error_line(self.magic, "cancelled: the model stream was closed" if interrupted else "cancelled")
 
     def finished(self, text: str) -> None:
-        return None
+        if not text:  # a turn that only called tools: its "working…" line has nothing to say any more
+            self.live.show({"text/plain": ""}, force=True)
 
     def withdrawn(self, shown: str) -> None:
         """Junk (``engine.junk``) comes off the display; the magic's one line says what happened instead."""
